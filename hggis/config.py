@@ -1,0 +1,38 @@
+"""Settings read from the environment (and an optional ``.env`` file).
+
+Every knob a deployment may turn lives here, so the README's configuration table and the
+code cannot drift apart: the table is written from this class.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="External PostGIS (postgresql+psycopg://…). Unset: the embedded cluster under HGGIS_VAR_DIR.",
+    )
+    hggis_var_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Where the embedded cluster (pg/), logs and generated artifacts live.",
+    )
+    hggis_pg_port: int = Field(default=54329, description="Loopback port of the embedded PostGIS cluster.")
+    hggis_host: str = Field(default="127.0.0.1", description="Address the web service binds to.")
+    hggis_port: int = Field(default=8000, description="Port the web service listens on.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
