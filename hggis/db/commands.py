@@ -1,0 +1,99 @@
+"""``hggis db …``: start, stop and inspect the database.
+
+Without ``DATABASE_URL`` these manage the embedded cluster under ``HGGIS_VAR_DIR/pg``.
+With it, nothing is started or stopped: the commands only check the external database.
+Errors are one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from hggis.db.cluster import ClusterError, embedded_cluster
+from hggis.db.engine import DatabaseUnavailable, check_database, database_url, get_engine, mask_url
+
+db_app = typer.Typer(
+    help="Manage the PostGIS database: the embedded cluster under HGGIS_VAR_DIR/pg, or check DATABASE_URL.",
+    no_args_is_help=True,
+)
+
+
+def _settings():
+    from hggis.config import get_settings
+
+    return get_settings()
+
+
+def _fail(message: str) -> None:
+    line = re.sub(r"\s+", " ", message).strip()
+    typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except (ClusterError, DatabaseUnavailable) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as exc:  # noqa: BLE001 - the CLI contract is one line, no traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+
+
+def _check_external(settings, note: str) -> None:
+    url = database_url(settings)
+    typer.echo(f"DATABASE_URL is set: using the external database {mask_url(url)}; {note}")
+    info = check_database(get_engine(url))
+    typer.echo(f"reachable: PostgreSQL {info['server_version']}, PostGIS {info['postgis_version']}")
+
+
+@db_app.command()
+def up() -> None:
+    """Start the embedded PostGIS cluster (initialising it on first use); idempotent."""
+    with _one_line_errors():
+        settings = _settings()
+        if settings.database_url:
+            _check_external(settings, "the embedded cluster is not started")
+            return
+        typer.echo(embedded_cluster(settings).up())
+
+
+@db_app.command()
+def down() -> None:
+    """Stop the embedded cluster; idempotent."""
+    with _one_line_errors():
+        settings = _settings()
+        if settings.database_url:
+            _check_external(settings, "nothing to stop")
+            return
+        typer.echo(embedded_cluster(settings).down())
+
+
+@db_app.command()
+def status() -> None:
+    """Show whether the database is running/reachable, its port, data dir and version."""
+    with _one_line_errors():
+        settings = _settings()
+        if settings.database_url:
+            url = database_url(settings)
+            typer.echo(f"external database (DATABASE_URL): {mask_url(url)}")
+            info = check_database(get_engine(url))
+            typer.echo(f"reachable: PostgreSQL {info['server_version']}, PostGIS {info['postgis_version']}")
+            return
+        st = embedded_cluster(settings).status()
+        state = f"running (pid {st.pid})" if st.running else "stopped"
+        if not st.initialized:
+            state += " (not initialised: run `hggis db up`)"
+        typer.echo(f"embedded cluster: {state}")
+        typer.echo(f"port: {st.port}")
+        typer.echo(f"data dir: {st.data_dir}")
+        typer.echo(f"version: {'PostgreSQL ' + st.version if st.version else '-'}")

@@ -1,0 +1,130 @@
+"""Which database hggis talks to, and whether it is usable.
+
+``DATABASE_URL`` wins when set (an external PostGIS); otherwise the embedded cluster under
+``HGGIS_VAR_DIR/pg``.  Nothing here starts a cluster: that is ``hggis db up``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from hggis.db.cluster import ClusterError, embedded_cluster
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hggis.config import Settings
+
+DRIVER_SCHEME = "postgresql+psycopg"
+CONNECT_TIMEOUT_S = 10
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be used (one-line reason, never containing a password)."""
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` / ``postgres://`` (libpq style) -> ``postgresql+psycopg://``."""
+    url = url.strip()
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return f"{DRIVER_SCHEME}://{url[len(scheme):]}"
+    return url
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """SQLAlchemy URL of the database to use; never starts the embedded cluster."""
+    if settings is None:
+        from hggis.config import get_settings
+
+        settings = get_settings()
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    try:
+        return embedded_cluster(settings).url()
+    except ClusterError as exc:
+        raise DatabaseUnavailable(str(exc)) from None
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for ``url`` (default: :func:`database_url`), created once."""
+    url = normalize_url(url) if url else database_url()
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+            )
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close and forget every cached engine (tests; after `hggis db down`)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _short_reason(exc: BaseException, password: str | None) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    reason = lines[0] if lines else type(orig).__name__
+    reason = re.sub(r"^connection failed:\s*", "", reason)
+    # libpq: 'connection to server at "127.0.0.1", port 5432 failed: Connection refused'
+    m = re.match(r"connection to server (?:at|on) .*? failed:\s*(.*)$", reason)
+    if m and m.group(1):
+        reason = m.group(1)
+    reason = re.sub(r"^(FATAL|ERROR):\s+", "", reason)
+    reason = re.sub(r"\s+", " ", reason).strip()
+    if password:
+        reason = reason.replace(password, "***")
+    return reason or type(orig).__name__
+
+
+def check_database(engine: Engine) -> dict[str, str]:
+    """``{"postgis_version", "server_version"}`` of a reachable database with PostGIS.
+
+    Raises :class:`DatabaseUnavailable` (one line, no password) when the server cannot be
+    reached or the database lacks the postgis extension.
+    """
+    url = engine.url
+    host = url.host or url.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = ",".join(host)
+    where = f"{host}:{url.port or 5432}"
+    database = url.database or url.username or "?"
+    try:
+        with engine.connect() as conn:
+            server_version = conn.execute(text("SHOW server_version")).scalar_one()
+            postgis_version = conn.execute(
+                text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+            ).scalar_one_or_none()
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {where} (database {database}): {_short_reason(exc, url.password)}"
+        ) from None
+    if postgis_version is None:
+        raise DatabaseUnavailable(
+            f"database {database} has no PostGIS extension: CREATE EXTENSION postgis"
+        )
+    return {"postgis_version": str(postgis_version), "server_version": str(server_version)}

@@ -1,0 +1,44 @@
+"""Small builders of real rows for tests (through the same services the app uses)."""
+
+from __future__ import annotations
+
+from shapely.geometry import box
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from hggis.identifiers import make_credit_code
+from hggis.parcels import ParcelInput, create_parcel
+
+# A point well inside 黄州区 (the 黄冈 city centre).
+HUANGZHOU = (114.88, 30.45)
+DEG_LAT_M = 110_850.0  # metres per degree of latitude at 30.5°N (enough for test shapes)
+
+
+def square(lon: float, lat: float, side_m: float):
+    """An axis-aligned square of roughly ``side_m`` metres, south-west corner at lon/lat."""
+    import math
+
+    dlat = side_m / DEG_LAT_M
+    dlon = side_m / (DEG_LAT_M * math.cos(math.radians(lat)))
+    return box(lon, lat, lon + dlon, lat + dlat)
+
+
+def parcel_code(serial: int, adcode: str = "421102") -> str:
+    return f"{adcode}001001GB{serial:05d}"
+
+
+def credit_code(serial: int) -> str:
+    return make_credit_code(f"91421102MA{serial:07d}")
+
+
+def add_park(conn: Connection, name: str = "测试园区", adcode: str = "421102") -> int:
+    return conn.execute(
+        text("INSERT INTO parks (name, adcode, level) VALUES (:n, :a, '省级') RETURNING id"),
+        {"n": name, "a": adcode},
+    ).scalar_one()
+
+
+def add_parcel(conn: Connection, serial: int, status: str = "reserve", side_m: float = 100.0, **kw) -> int:
+    lon = HUANGZHOU[0] + serial * 0.003
+    geom = square(lon, HUANGZHOU[1], side_m)
+    return create_parcel(conn, ParcelInput(code=parcel_code(serial), geometry=geom, status=status, **kw))
