@@ -1,0 +1,37 @@
+"""The FastAPI application: thin routes over the hggis library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+
+from api.assets import mount_assets
+from api.routes import health, layers, pages
+from hggis import __version__
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """Build the app; ``engine`` defaults to the configured database (embedded or DATABASE_URL)."""
+    if engine is None:
+        from hggis.db.engine import get_engine
+
+        engine = get_engine()
+    app = FastAPI(
+        title="黄冈市工业用地与园区信息系统 hggis",
+        version=__version__,
+        description="Parcels, parks, reserves, per-mu evaluation and idle land of 黄冈市. "
+        "Geometries in CGCS2000 (EPSG:4490); areas are ellipsoidal, in 亩.",
+        docs_url=None,  # served by api.assets from a packaged Swagger UI (offline)
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    mount_assets(app)
+    for module in (health, layers, pages):
+        app.include_router(module.router)
+    return app

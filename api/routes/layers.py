@@ -1,0 +1,86 @@
+"""Counties, parks and parcels as GeoJSON, with bbox filter and stable paging."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy.engine import Connection
+
+from api.deps import connection
+from hggis.db.models import PARCEL_STATUSES
+from hggis.features import MAX_PAGE, BBox, Page, feature_collection
+
+router = APIRouter(prefix="/api", tags=["layers"])
+
+GEOJSON = "application/geo+json"
+
+
+def parse_bbox(bbox: str | None) -> BBox | None:
+    """``minlon,minlat,maxlon,maxlat`` in EPSG:4490 degrees."""
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise HTTPException(422, detail=[{"loc": ["query", "bbox"], "msg": "bbox must be minlon,minlat,maxlon,maxlat"}])
+    minx, miny, maxx, maxy = values
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise HTTPException(422, detail=[{"loc": ["query", "bbox"], "msg": "bbox corners out of order or range"}])
+    return minx, miny, maxx, maxy
+
+
+def _page_links(request: Request, fc: dict[str, Any], page: Page) -> dict[str, Any]:
+    links = [{"rel": "self", "href": str(request.url), "type": GEOJSON}]
+    if page.offset + fc["numberReturned"] < fc["numberMatched"]:
+        nxt = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+        links.append({"rel": "next", "href": str(nxt), "type": GEOJSON})
+    return {**fc, "links": links}
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="features per page")]
+Offset = Annotated[int, Query(ge=0, description="features to skip (order is stable)")]
+BBoxParam = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4490)")]
+
+
+@router.get("/counties", summary="County-level units (GeoJSON)")
+def counties(request: Request, conn: Connection = Depends(connection)) -> dict[str, Any]:
+    page = Page(limit=100, offset=0)
+    return _page_links(request, feature_collection(conn, "counties", page=page), page)
+
+
+@router.get("/parks", summary="Industrial parks (GeoJSON)")
+def parks(
+    request: Request,
+    bbox: BBoxParam = None,
+    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+    conn: Connection = Depends(connection),
+) -> dict[str, Any]:
+    page = Page(limit=limit, offset=offset)
+    fc = feature_collection(conn, "parks", parse_bbox(bbox), page, {"adcode": adcode})
+    return _page_links(request, fc, page)
+
+
+@router.get("/parcels", summary="Parcels, public attributes (GeoJSON)")
+def parcels(
+    request: Request,
+    bbox: BBoxParam = None,
+    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
+    park_id: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[str | None, Query(description="one of: " + ", ".join(PARCEL_STATUSES))] = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+    conn: Connection = Depends(connection),
+) -> dict[str, Any]:
+    if status is not None and status not in PARCEL_STATUSES:
+        raise HTTPException(422, detail=[{"loc": ["query", "status"], "msg": f"unknown status {status!r}"}])
+    page = Page(limit=limit, offset=offset)
+    fc = feature_collection(
+        conn, "parcels", parse_bbox(bbox), page, {"adcode": adcode, "park_id": park_id, "status": status}
+    )
+    return _page_links(request, fc, page)

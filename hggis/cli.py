@@ -1,0 +1,109 @@
+"""The ``hggis`` command line: what an officer or operator runs in a terminal.
+
+Each command is a thin call into the library; errors are one line on stderr and a
+non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from hggis.db.commands import db_app
+from hggis.db.engine import DatabaseUnavailable, check_database, get_engine
+
+app = typer.Typer(no_args_is_help=True, help="黄冈市工业用地与园区信息系统 (hggis)")
+app.add_typer(db_app, name="db")
+demo_app = typer.Typer(no_args_is_help=True, help="The synthetic demo data set (示例数据).")
+app.add_typer(demo_app, name="demo")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def ready_engine():  # noqa: ANN201
+    """The configured engine after checking it is reachable and has PostGIS."""
+    try:
+        engine = get_engine()
+        check_database(engine)
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+    return engine
+
+
+@db_app.command("migrate")
+def migrate() -> None:
+    """Apply Alembic migrations and load the county boundaries (idempotent)."""
+    from hggis.boundaries import load_boundaries
+    from hggis.db.migrate import current_revision, upgrade
+
+    engine = ready_engine()
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    changed = load_boundaries(engine)
+    moved = f"{before or 'empty'} -> {after}" if before != after else f"already at {after}"
+    typer.echo(f"schema {moved}; county boundaries updated: {changed}")
+
+
+@demo_app.command("load")
+def demo_load(seed: Annotated[int, typer.Option(help="random seed of the generator")] = 2023) -> None:
+    """Load the synthetic demo data set (reproducible; a second load changes nothing)."""
+    from hggis.demo.loader import DemoError, load_demo
+
+    engine = ready_engine()
+    started = time.perf_counter()
+    try:
+        summary = load_demo(engine, seed=seed)
+    except DemoError as exc:
+        fail(str(exc))
+    typer.echo(f"{summary} ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default HGGIS_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default HGGIS_PORT)")] = None,
+) -> None:
+    """Serve the web pages and the API."""
+    import uvicorn
+
+    from api.app import create_app
+    from hggis.config import get_settings
+
+    settings = get_settings()
+    engine = ready_engine()
+    uvicorn.run(create_app(engine), host=host or settings.hggis_host, port=port or settings.hggis_port)
+
+
+@app.command()
+def history(
+    table: Annotated[str, typer.Argument(help="parcels, parks, enterprises, enterprise_years, …")],
+    object_id: Annotated[str, typer.Argument(help="the object's key (parcel code or id)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
+) -> None:
+    """Print the change history of one object, oldest first."""
+    from hggis.history import object_history
+
+    engine = ready_engine()
+    with engine.connect() as conn:
+        try:
+            rows = object_history(conn, table, object_id)
+        except LookupError as exc:
+            fail(str(exc))
+    for row in rows:
+        if as_json:
+            typer.echo(json.dumps(row, ensure_ascii=False, default=str))
+        else:
+            changed = ", ".join(sorted((row["after"] or row["before"] or {}).keys()))
+            typer.echo(f"{row['at']:%Y-%m-%d %H:%M:%S}  {row['action']:<6} {row['actor']}  {row['reason'] or ''}  [{changed}]")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
