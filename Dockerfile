@@ -1,0 +1,21 @@
+# Production image of the hggis web service. The database is an external PostGIS
+# (docker-compose's `db` service), reached through DATABASE_URL.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    HGGIS_HOST=0.0.0.0 HGGIS_PORT=8000 HGGIS_VAR_DIR=/var/lib/hggis
+
+WORKDIR /app
+# pyogrio, rasterio and psycopg ship their native libraries in their wheels.
+COPY pyproject.toml README.md ./
+COPY hggis ./hggis
+COPY api ./api
+COPY maps ./maps
+COPY data ./data
+RUN pip install -e . && useradd --system --home /var/lib/hggis --create-home hggis
+USER hggis
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/api/health').status == 200 else 1)"
+# Migrating on start is idempotent; it waits for nothing, so compose orders it after db is healthy.
+CMD ["sh", "-c", "hggis db migrate && exec hggis serve"]
