@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from api.assets import mount_assets
+from api.security import FailureLimiter
 from api.routes import health, layers, pages
 from hggis import __version__
+from hggis.access.policy import Forbidden
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -30,6 +33,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.auth_limiter = FailureLimiter()
+
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
     for module in (health, layers, pages):

@@ -14,7 +14,9 @@ from typing import Annotated
 import typer
 
 from hggis.db.commands import db_app
-from hggis.db.engine import DatabaseUnavailable, check_database, get_engine
+from sqlalchemy.engine import Engine
+
+from hggis.db.engine import DatabaseUnavailable, check_database, ensure_postgis, get_engine
 
 app = typer.Typer(no_args_is_help=True, help="黄冈市工业用地与园区信息系统 (hggis)")
 app.add_typer(db_app, name="db")
@@ -27,11 +29,11 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def ready_engine():  # noqa: ANN201
+def ready_engine(create_postgis: bool = False) -> Engine:
     """The configured engine after checking it is reachable and has PostGIS."""
     try:
         engine = get_engine()
-        check_database(engine)
+        (ensure_postgis if create_postgis else check_database)(engine)
     except DatabaseUnavailable as exc:
         fail(str(exc))
     return engine
@@ -41,14 +43,14 @@ def ready_engine():  # noqa: ANN201
 def migrate() -> None:
     """Apply Alembic migrations and load the county boundaries (idempotent)."""
     from hggis.boundaries import load_boundaries
-    from hggis.db.migrate import current_revision, upgrade
+    from hggis.db.migrate import current_revisions, describe, upgrade
 
-    engine = ready_engine()
-    before = current_revision(engine)
+    engine = ready_engine(create_postgis=True)
+    before = current_revisions(engine)
     upgrade(engine)
-    after = current_revision(engine)
+    after = current_revisions(engine)
     changed = load_boundaries(engine)
-    moved = f"{before or 'empty'} -> {after}" if before != after else f"already at {after}"
+    moved = f"{describe(before)} -> {describe(after)}" if before != after else f"already at {describe(after)}"
     typer.echo(f"schema {moved}; county boundaries updated: {changed}")
 
 

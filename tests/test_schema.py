@@ -10,14 +10,14 @@ from shapely import wkb as shapely_wkb
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from hggis.db.migrate import alembic_config, current_revision, head_revision
+from hggis.db.migrate import alembic_config, current_revisions, head_revisions
 from hggis.db.session import transaction
 from hggis.geo import M2_PER_MU
 from tests.factories import add_parcel, credit_code, parcel_code, square
 
 
 def test_migrated_to_head(engine):
-    assert current_revision(engine) == head_revision()
+    assert current_revisions(engine) == head_revisions()
 
 
 def test_models_match_migrations(engine):

@@ -128,3 +128,24 @@ def check_database(engine: Engine) -> dict[str, str]:
             f"database {database} has no PostGIS extension: CREATE EXTENSION postgis"
         )
     return {"postgis_version": str(postgis_version), "server_version": str(server_version)}
+
+
+def ensure_postgis(engine: Engine) -> dict[str, str]:
+    """Create the postgis extension if missing (needs the privilege), then check the database.
+
+    ``hggis db migrate`` calls this so a fresh external database needs no manual step when
+    its role may create extensions; otherwise the one-line error says what to run.
+    """
+    try:
+        with engine.begin() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).first() is None:
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except SQLAlchemyError as exc:
+        database = engine.url.database or "?"
+        raise DatabaseUnavailable(
+            f"database {database} has no PostGIS extension and it could not be created "
+            f"({_short_reason(exc, engine.url.password)}): ask an administrator to run CREATE EXTENSION postgis"
+        ) from None
+    except OSError:
+        pass  # unreachable: check_database below gives the one-line reason
+    return check_database(engine)

@@ -1,4 +1,8 @@
-"""Schema migrations (Alembic) and the reference data loaded with them."""
+"""Schema migrations (Alembic) and the reference data loaded with them.
+
+Work on separate capabilities may add sibling branches; ``upgrade`` applies every head,
+and a merge revision joins them when they settle.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +24,20 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
+def head_revisions() -> tuple[str, ...]:
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("postgresql://")).get_heads()))
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> tuple[str, ...]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def describe(revisions: tuple[str, ...]) -> str:
+    return "+".join(revisions) if revisions else "empty"
+
+
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to ``revision``; safe to run on every start (a no-op when current)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:

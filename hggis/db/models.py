@@ -329,4 +329,6 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "parcels": ("id",),
     "control_indicators": ("parcel_id",),
     "occupancies": ("id",),
+    "users": ("id",),
+    "api_tokens": ("id",),
 }

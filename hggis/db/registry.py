@@ -1,0 +1,11 @@
+"""Every module that declares tables, imported so Alembic sees the whole schema.
+
+Add a module here when it declares tables; ``tests/test_schema.py`` checks the models
+against the migrations through this registry.
+"""
+
+from hggis.db import models  # noqa: F401
+from hggis.db.models import Base
+from hggis.access import tables as access_tables  # noqa: F401
+
+metadata = Base.metadata
