@@ -63,9 +63,32 @@ LAYERS: dict[str, Layer] = {
     ),
     "parcels": Layer(
         name="parcels",
+        # Investors see the land on offer only; the rest of the parcels is officers' business.
+        where="p.retired_at IS NULL AND p.status = 'on_offer'",
         source=(
             "parcels p JOIN counties c ON c.adcode = p.adcode LEFT JOIN parks k ON k.id = p.park_id "
             "LEFT JOIN industries i ON i.code = p.intended_industry"
+        ),
+        geom="p.geom",
+        order_by="p.code",
+        public_fields={
+            "code": "p.code",
+            "area_mu": "round(p.area_mu::numeric, 1)",
+            "status": "p.status",
+            "status_label": STATUS_LABEL_SQL,
+            "adcode": "p.adcode",
+            "county": "c.name",
+            "park_id": "p.park_id",
+            "park": "k.name",
+            "land_use": "p.land_use",
+            "intended_industry": "i.name",
+        },
+    ),
+    "parcels_officer": Layer(
+        name="parcels_officer",
+        source=(
+            "parcels p JOIN counties c ON c.adcode = p.adcode LEFT JOIN parks k ON k.id = p.park_id "
+            "LEFT JOIN industries i ON i.code = p.intended_industry LEFT JOIN enterprises e ON e.id = p.holder_id"
         ),
         geom="p.geom",
         order_by="p.code",
@@ -81,6 +104,24 @@ LAYERS: dict[str, Layer] = {
             "park": "k.name",
             "land_use": "p.land_use",
             "intended_industry": "i.name",
+            "holder_id": "p.holder_id",
+            "holder": "e.name",
+            "holder_credit_code": "e.credit_code",
+            "contract_kind": "p.contract_kind",
+            "contract_no": "p.contract_no",
+            "land_price": "p.land_price",
+            "agreed_start_date": "p.agreed_start_date",
+            "agreed_completion_date": "p.agreed_completion_date",
+            "planned_investment": "p.planned_investment",
+            "started_on": "p.started_on",
+            "built_footprint_m2": "p.built_footprint_m2",
+            "investment_to_date": "p.investment_to_date",
+            "halted_since": "p.halted_since",
+            "completed_on": "p.completed_on",
+            "production_stopped_since": "p.production_stopped_since",
+            "parent_codes": "p.parent_codes",
+            "version": "p.version",
+            "updated_at": "p.updated_at",
         },
     ),
 }
@@ -95,9 +136,14 @@ class Page:
 BBox = tuple[float, float, float, float]
 
 
-def _filters(layer: Layer, bbox: BBox | None, equals: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _filters(
+    layer: Layer, bbox: BBox | None, equals: dict[str, Any], scope: tuple[str, dict[str, Any]] | None
+) -> tuple[str, dict[str, Any]]:
     clauses = [layer.where]
     params: dict[str, Any] = {}
+    if scope is not None:
+        clauses.append(scope[0])
+        params.update(scope[1])
     if bbox is not None:
         clauses.append(f"{layer.geom} && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4490)")
         params.update(dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True)))
@@ -117,14 +163,18 @@ def feature_collection(
     bbox: BBox | None = None,
     page: Page = Page(),
     equals: dict[str, Any] | None = None,
+    scope: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A page of a layer as a GeoJSON FeatureCollection with ``numberMatched``/``numberReturned``."""
+    """A page of a layer as a GeoJSON FeatureCollection with ``numberMatched``/``numberReturned``.
+
+    ``scope`` is a (SQL condition, params) pair from hggis.access.policy.scope_clause.
+    """
     layer = LAYERS[layer_name]
     if not 1 <= page.limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
     if page.offset < 0:
         raise ValueError("offset must be >= 0")
-    where, params = _filters(layer, bbox, equals or {})
+    where, params = _filters(layer, bbox, equals or {}, scope)
     props = ", ".join(f"{expr} AS {name}" for name, expr in layer.public_fields.items())
     sql = f"""
         WITH page AS (

@@ -33,3 +33,39 @@ def object_history(conn: Connection, table: str, key: str) -> list[dict[str, Any
         {"t": table, "o": object_id},
     ).mappings()
     return [dict(r) for r in rows]
+
+
+# How to find the county and park of an object, to check the reader's scope.
+_SCOPE_SQL: dict[str, str] = {
+    "parcels": "SELECT adcode, park_id FROM parcels WHERE id = CAST(:k AS int)",
+    "control_indicators": "SELECT adcode, park_id FROM parcels WHERE id = CAST(:k AS int)",
+    "occupancies": "SELECT p.adcode, p.park_id FROM occupancies o JOIN parcels p ON p.id = o.parcel_id WHERE o.id = CAST(:k AS int)",
+    "enterprises": "SELECT adcode, park_id FROM enterprises WHERE id = CAST(:k AS int)",
+    "enterprise_years": "SELECT adcode, park_id FROM enterprises WHERE id = CAST(split_part(:k, '/', 1) AS int)",
+    "parks": "SELECT adcode, id AS park_id FROM parks WHERE id = CAST(:k AS int)",
+    "counties": "SELECT adcode, NULL::int AS park_id FROM counties WHERE adcode = :k",
+}
+
+
+def readable_history(conn: Connection, principal, table: str, key: str) -> list[dict[str, Any]]:  # noqa: ANN001
+    """The history of one object if the principal may read it (Forbidden / LookupError otherwise).
+
+    An object that was deleted is found through its last history row, so its scope still
+    applies after it is gone.
+    """
+    from hggis.access.policy import authorize
+
+    if table not in AUDITED_TABLES:
+        raise LookupError(f"{table!r} has no history; audited tables: {', '.join(AUDITED_TABLES)}")
+    object_id = _resolve_key(conn, table, key)
+    if table in ("users", "api_tokens", "clusters"):
+        authorize(principal, "users" if table != "clusters" else "clusters", "write")
+    else:
+        try:
+            row = conn.execute(text(_SCOPE_SQL[table]), {"k": object_id}).first()
+        except Exception:  # noqa: BLE001 - a malformed key (e.g. text for an int id)
+            raise LookupError(f"no {table} object {key}") from None
+        if row is None:
+            raise LookupError(f"no {table} object {key}")
+        authorize(principal, "history", "read", row.adcode, row.park_id)
+    return object_history(conn, table, object_id)

@@ -34,6 +34,10 @@ DATA_TABLES = (
     "parks",
     "cluster_years",
     "dataset_meta",
+    "web_sessions",
+    "api_tokens",
+    "user_passwords",
+    "users",
 )
 
 

@@ -36,7 +36,7 @@ def test_parcels_paging_is_stable_and_complete(client, clean_db):
     with transaction(clean_db, "test", "setup") as conn:
         park = add_park(conn)
         for serial in range(1, 8):
-            add_parcel(conn, serial, park_id=park)
+            add_parcel(conn, serial, status="on_offer", park_id=park)
     seen, url = [], "/api/parcels?limit=3"
     while url:
         page = client.get(url).json()
@@ -45,15 +45,17 @@ def test_parcels_paging_is_stable_and_complete(client, clean_db):
         url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
     assert seen == sorted(seen) and len(set(seen)) == 7
     first = client.get("/api/parcels?limit=1").json()["features"][0]
-    assert first["properties"]["park"] == "测试园区" and first["properties"]["status_label"] == "标准地储备"
+    assert first["properties"]["park"] == "测试园区" and first["properties"]["status_label"] == "挂牌出让中"
     assert 14 <= first["properties"]["area_mu"] <= 16  # a ~100 m square is ~15 亩
 
 
 def test_parcels_bbox_filter(client, clean_db):
     with transaction(clean_db, "test", "setup") as conn:
-        add_parcel(conn, 1)  # near 114.883
-        add_parcel(conn, 9)  # near 114.907
+        add_parcel(conn, 1, status="on_offer")  # near 114.883
+        add_parcel(conn, 9, status="on_offer")  # near 114.907
+        add_parcel(conn, 2, status="producing")  # not public: never listed to anonymous callers
     fc = client.get("/api/parcels?bbox=114.880,30.44,114.890,30.46").json()
+    assert client.get("/api/parcels").json()["numberMatched"] == 2
     assert [f["properties"]["code"][-2:] for f in fc["features"]] == ["01"]
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.engine import Connection
 
 from api.deps import connection
-from hggis.db.models import PARCEL_STATUSES
 from hggis.features import MAX_PAGE, BBox, Page, feature_collection
 
 router = APIRouter(prefix="/api", tags=["layers"])
@@ -63,24 +62,4 @@ def parks(
 ) -> dict[str, Any]:
     page = Page(limit=limit, offset=offset)
     fc = feature_collection(conn, "parks", parse_bbox(bbox), page, {"adcode": adcode})
-    return _page_links(request, fc, page)
-
-
-@router.get("/parcels", summary="Parcels, public attributes (GeoJSON)")
-def parcels(
-    request: Request,
-    bbox: BBoxParam = None,
-    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
-    park_id: Annotated[int | None, Query(ge=1)] = None,
-    status: Annotated[str | None, Query(description="one of: " + ", ".join(PARCEL_STATUSES))] = None,
-    limit: Limit = 1000,
-    offset: Offset = 0,
-    conn: Connection = Depends(connection),
-) -> dict[str, Any]:
-    if status is not None and status not in PARCEL_STATUSES:
-        raise HTTPException(422, detail=[{"loc": ["query", "status"], "msg": f"unknown status {status!r}"}])
-    page = Page(limit=limit, offset=offset)
-    fc = feature_collection(
-        conn, "parcels", parse_bbox(bbox), page, {"adcode": adcode, "park_id": park_id, "status": status}
-    )
     return _page_links(request, fc, page)

@@ -188,3 +188,16 @@ def operator() -> Principal:
     import getpass
 
     return Principal(username=f"cli:{getpass.getuser()}", role="city_admin")
+
+
+# Field names that must never reach an anonymous caller (checked by the anonymous sweep
+# test over every route and page). Values are checked too, with planted sentinels.
+CONFIDENTIAL_FIELDS: frozenset[str] = frozenset(
+    {
+        "tax_paid", "revenue", "value_added", "output", "energy_tce", "electricity_10k_kwh",
+        "emissions_t", "rnd_spending", "employees", "score", "total_score", "scores", "rank",
+        "grade", "class_code", "evaluation_class", "holder_id", "holder_credit_code",
+        "credit_code", "land_price", "planned_investment", "investment_to_date",
+        "tax_per_mu_actual", "contract_no", "token_hash", "password_hash",
+    }
+)

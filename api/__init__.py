@@ -1,0 +1,1 @@
+"""The FastAPI web layer: thin routes and pages over the hggis library."""

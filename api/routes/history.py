@@ -1,0 +1,22 @@
+"""The change history of one object (who, when, what, why)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy.engine import Connection
+
+from api.deps import SignedIn, connection
+from hggis.access.policy import Principal
+from hggis.history import readable_history
+
+router = APIRouter(prefix="/api", tags=["history"])
+
+
+@router.get("/history/{table}/{key}", summary="Change history of one object, oldest first")
+def history(table: str, key: str, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
+    try:
+        return readable_history(conn, principal, table, key)
+    except LookupError as exc:
+        raise HTTPException(404, detail=str(exc)) from None
