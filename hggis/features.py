@@ -178,7 +178,7 @@ def feature_collection(
     props = ", ".join(f"{expr} AS {name}" for name, expr in layer.public_fields.items())
     sql = f"""
         WITH page AS (
-            SELECT {props}, ST_AsGeoJSON({layer.geom}, {GEOJSON_DECIMALS})::json AS geometry
+            SELECT {props}, ST_AsGeoJSON({layer.geom}, {GEOJSON_DECIMALS}, 0)::json AS geometry
             FROM {layer.source} WHERE {where}
             ORDER BY {layer.order_by} LIMIT :limit OFFSET :offset
         )

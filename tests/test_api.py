@@ -29,6 +29,7 @@ def test_counties_geojson_has_real_boundaries(client):
     by_code = {f["properties"]["adcode"]: f for f in fc["features"]}
     assert by_code["421171"]["geometry"] is None
     assert by_code["421102"]["geometry"]["type"] == "MultiPolygon"
+    assert "crs" not in by_code["421102"]["geometry"]  # RFC 7946: CRS84 implied, no crs member
     assert by_code["421102"]["properties"]["name"] == "黄州区"
 
 
