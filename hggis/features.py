@@ -24,6 +24,35 @@ STATUS_LABEL_SQL = "CASE p.status " + " ".join(
 ) + " END"
 
 
+PARCEL_SOURCE = (
+    "parcels p JOIN counties c ON c.adcode = p.adcode LEFT JOIN parks k ON k.id = p.park_id "
+    "LEFT JOIN industries i ON i.code = p.intended_industry"
+)
+PARCEL_PUBLIC_FIELDS: dict[str, str] = {
+    "code": "p.code",
+    "area_mu": "round(p.area_mu::numeric, 1)",
+    "status": "p.status",
+    "status_label": STATUS_LABEL_SQL,
+    "adcode": "p.adcode",
+    "county": "c.name",
+    "park_id": "p.park_id",
+    "park": "k.name",
+    "land_use": "p.land_use",
+    "intended_industry": "i.name",
+}
+# What a signed-in user sees in addition, within their scope (never the public).
+PARCEL_OFFICER_FIELDS: dict[str, str] = {
+    "holder_id": "p.holder_id",
+    "holder": "e.name",
+    "holder_credit_code": "e.credit_code",
+    **{f: f"p.{f}" for f in (
+        "contract_kind", "contract_no", "land_price", "agreed_start_date", "agreed_completion_date",
+        "planned_investment", "started_on", "built_footprint_m2", "investment_to_date", "halted_since",
+        "completed_on", "production_stopped_since", "parent_codes", "version", "updated_at",
+    )},
+}
+
+
 @dataclass(frozen=True)
 class Layer:
     """A feature layer: its SQL source, geometry column, stable order and public fields."""
@@ -63,66 +92,20 @@ LAYERS: dict[str, Layer] = {
     ),
     "parcels": Layer(
         name="parcels",
-        # Investors see the land on offer only; the rest of the parcels is officers' business.
-        where="p.retired_at IS NULL AND p.status = 'on_offer'",
-        source=(
-            "parcels p JOIN counties c ON c.adcode = p.adcode LEFT JOIN parks k ON k.id = p.park_id "
-            "LEFT JOIN industries i ON i.code = p.intended_industry"
-        ),
+        source=PARCEL_SOURCE,
         geom="p.geom",
         order_by="p.code",
-        public_fields={
-            "code": "p.code",
-            "area_mu": "round(p.area_mu::numeric, 1)",
-            "status": "p.status",
-            "status_label": STATUS_LABEL_SQL,
-            "adcode": "p.adcode",
-            "county": "c.name",
-            "park_id": "p.park_id",
-            "park": "k.name",
-            "land_use": "p.land_use",
-            "intended_industry": "i.name",
-        },
+        # Investors see the land on offer only; the rest of the parcels is officers' business.
+        where="p.retired_at IS NULL AND p.status = 'on_offer'",
+        public_fields=PARCEL_PUBLIC_FIELDS,
     ),
     "parcels_officer": Layer(
         name="parcels_officer",
-        source=(
-            "parcels p JOIN counties c ON c.adcode = p.adcode LEFT JOIN parks k ON k.id = p.park_id "
-            "LEFT JOIN industries i ON i.code = p.intended_industry LEFT JOIN enterprises e ON e.id = p.holder_id"
-        ),
+        source=PARCEL_SOURCE + " LEFT JOIN enterprises e ON e.id = p.holder_id",
         geom="p.geom",
         order_by="p.code",
         where="p.retired_at IS NULL",
-        public_fields={
-            "code": "p.code",
-            "area_mu": "round(p.area_mu::numeric, 1)",
-            "status": "p.status",
-            "status_label": STATUS_LABEL_SQL,
-            "adcode": "p.adcode",
-            "county": "c.name",
-            "park_id": "p.park_id",
-            "park": "k.name",
-            "land_use": "p.land_use",
-            "intended_industry": "i.name",
-            "holder_id": "p.holder_id",
-            "holder": "e.name",
-            "holder_credit_code": "e.credit_code",
-            "contract_kind": "p.contract_kind",
-            "contract_no": "p.contract_no",
-            "land_price": "p.land_price",
-            "agreed_start_date": "p.agreed_start_date",
-            "agreed_completion_date": "p.agreed_completion_date",
-            "planned_investment": "p.planned_investment",
-            "started_on": "p.started_on",
-            "built_footprint_m2": "p.built_footprint_m2",
-            "investment_to_date": "p.investment_to_date",
-            "halted_since": "p.halted_since",
-            "completed_on": "p.completed_on",
-            "production_stopped_since": "p.production_stopped_since",
-            "parent_codes": "p.parent_codes",
-            "version": "p.version",
-            "updated_at": "p.updated_at",
-        },
+        public_fields={**PARCEL_PUBLIC_FIELDS, **PARCEL_OFFICER_FIELDS},
     ),
 }
 
