@@ -16,6 +16,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.deps import Public
+
 LEAFLET_DIR = Path(xs_leaflet.BASE_DIR)
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 ASSET_MOUNTS: dict[str, Path] = {"/assets/leaflet": LEAFLET_DIR, "/assets/swagger-ui": SWAGGER_DIR}
@@ -25,7 +27,7 @@ def mount_assets(app: FastAPI) -> None:
     for prefix, directory in ASSET_MOUNTS.items():
         app.mount(prefix, StaticFiles(directory=directory), name=prefix.strip("/").replace("/", "-"))
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[Public])
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",

@@ -21,6 +21,10 @@ def connection(request: Request) -> Iterator[Connection]:
         yield conn
 
 
+def public() -> None:
+    """Marks a route as open to anonymous callers on purpose (it shows public data only)."""
+
+
 def principal(request: Request) -> Principal:
     """The caller: a user (token or session) or the anonymous public."""
     return resolve_principal(request)
@@ -31,5 +35,6 @@ def user(request: Request) -> Principal:
     return require_user(request)
 
 
+Public = Depends(public)
 Caller = Depends(principal)
 SignedIn = Depends(user)

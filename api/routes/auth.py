@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
-from api.deps import engine
+from api.deps import Public, engine
 from api.pages_common import render
 from api.security import SESSION_COOKIE, client_key, log, resolve_principal
 from hggis.access.users import SESSION_HOURS, end_session, start_session, verify_password
 from hggis.db.session import transaction
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Public])
 LOGIN_CSRF_COOKIE = "hggis_login_csrf"
 
 

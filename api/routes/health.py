@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
-from api.deps import engine
+from api.deps import Public, engine
 from hggis.db.engine import DatabaseUnavailable, check_database
 from hggis.db.migrate import current_revisions, describe, head_revisions
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Public])
 
 
 @router.get("/api/health", summary="Service health")

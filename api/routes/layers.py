@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.engine import Connection
 
-from api.deps import connection
+from api.deps import Public, connection
 from hggis.features import MAX_PAGE, BBox, Page, feature_collection
 
-router = APIRouter(prefix="/api", tags=["layers"])
+router = APIRouter(prefix="/api", tags=["layers"], dependencies=[Public])
 
 GEOJSON = "application/geo+json"
 

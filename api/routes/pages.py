@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import Connection
 
-from api.deps import connection
+from api.deps import Public, connection
 from api.pages_common import render
 from hggis.summary import dataset_label, holdings
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Public])
 
 
 @router.get("/", response_class=HTMLResponse)
