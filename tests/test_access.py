@@ -286,3 +286,17 @@ def test_every_role_is_known_and_cli_operator_is_full_admin():
     for actions in POLICY.values():
         for grants in actions.values():
             assert set(grants) <= set(ROLES)
+
+
+def test_a_token_revoked_after_use_is_refused_at_once(world):
+    """Verified tokens are remembered to skip argon2, but revocation still applies immediately."""
+    client, engine, officer = world["client"], world["engine"], world["users"]["officer_hz"]
+    assert client.get("/api/parcels", headers=officer.headers).status_code == 200
+    assert client.get("/api/parcels", headers=officer.headers).status_code == 200  # remembered
+    forged = officer.token[:-3] + ("aaa" if not officer.token.endswith("aaa") else "bbb")
+    assert client.get("/api/parcels", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    with transaction(engine, "test", "revoke") as conn:
+        from hggis.access.users import revoke_tokens, user_id
+
+        revoke_tokens(conn, user_id(conn, "officer-hz"))
+    assert client.get("/api/parcels", headers=officer.headers).status_code == 401

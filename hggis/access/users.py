@@ -24,6 +24,10 @@ DEFAULT_TOKEN_DAYS = 90
 SESSION_HOURS = 12
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
+# prefix -> SHA-256 of a token that already passed argon2 in this process. Argon2 is slow on
+# purpose (~0.3 s here), too slow for every request of a desktop GIS paging through a layer;
+# the row (revocation, expiry, active user) is still read from the database on every call.
+_verified: dict[str, str] = {}
 
 
 class UserError(ValueError):
@@ -147,12 +151,17 @@ def verify_token(conn: Connection, token: str) -> Principal | None:
     if row is None:
         _hasher.hash(token)  # same work as a real check: no timing hint that the prefix is unknown
         return None
-    try:
-        _hasher.verify(row.token_hash, token)
-    except (VerificationError, InvalidHashError):
-        return None
     if row.revoked_at is not None or row.expires_at <= _now() or not row.active:
+        _verified.pop(prefix, None)
         return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    known = _verified.get(prefix)
+    if known is None or not secrets.compare_digest(known, digest):
+        try:
+            _hasher.verify(row.token_hash, token)
+        except (VerificationError, InvalidHashError):
+            return None
+        _verified[prefix] = digest
     conn.execute(
         text("UPDATE api_tokens SET last_used_at = now() WHERE id = :i AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"),
         {"i": row.token_id},
