@@ -38,6 +38,7 @@ DATA_TABLES = (
     "api_tokens",
     "user_passwords",
     "users",
+    "dems",
 )
 
 

@@ -331,4 +331,5 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "occupancies": ("id",),
     "users": ("id",),
     "api_tokens": ("id",),
+    "dems": ("id",),
 }

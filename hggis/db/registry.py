@@ -7,5 +7,6 @@ against the migrations through this registry.
 from hggis.db import models  # noqa: F401
 from hggis.db.models import Base
 from hggis.access import tables as access_tables  # noqa: F401
+from hggis.terrain import tables as terrain_tables  # noqa: F401
 
 metadata = Base.metadata
