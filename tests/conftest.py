@@ -39,6 +39,7 @@ DATA_TABLES = (
     "user_passwords",
     "users",
     "dems",
+    "evaluation_runs",
 )
 
 

@@ -332,4 +332,6 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "users": ("id",),
     "api_tokens": ("id",),
     "dems": ("id",),
+    "evaluation_models": ("id",),
+    "evaluation_policies": ("id",),
 }
