@@ -40,6 +40,8 @@ DATA_TABLES = (
     "users",
     "dems",
     "evaluation_runs",
+    "idle_scans",
+    "idle_scan_results",
 )
 
 

@@ -334,4 +334,12 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "dems": ("id",),
     "evaluation_models": ("id",),
     "evaluation_policies": ("id",),
+    "idle_rule_sets": ("id",),
+    "idle_rules": ("rule_set_id", "code"),
+    "idle_banned_industries": ("id",),
+    "idle_delay_reasons": ("code",),
+    "idle_delay_causes": ("id",),
+    "idle_extensions": ("id",),
+    "idle_cases": ("id",),
+    "idle_flags": ("id",),
 }

@@ -9,5 +9,6 @@ from hggis.db.models import Base
 from hggis.access import tables as access_tables  # noqa: F401
 from hggis.terrain import tables as terrain_tables  # noqa: F401
 from hggis.evaluation import tables as evaluation_tables  # noqa: F401
+from hggis.idle import tables as idle_tables  # noqa: F401
 
 metadata = Base.metadata
