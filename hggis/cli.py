@@ -19,6 +19,7 @@ from hggis.db.commands import db_app
 from hggis.db.engine import DatabaseUnavailable, check_database, ensure_postgis, get_engine
 from hggis.evaluation.commands import evaluate_app
 from hggis.idle.commands import idle_app
+from hggis.io.commands import export_app, import_app
 from hggis.terrain.commands import terrain_app
 
 app = typer.Typer(no_args_is_help=True, help="黄冈市工业用地与园区信息系统 (hggis)")
@@ -28,6 +29,8 @@ app.add_typer(access_app, name="access")
 app.add_typer(terrain_app, name="terrain")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(idle_app, name="idle")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 demo_app = typer.Typer(no_args_is_help=True, help="The synthetic demo data set (示例数据).")
 app.add_typer(demo_app, name="demo")
 

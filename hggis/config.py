@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     hggis_pg_port: int = Field(default=54329, description="Loopback port of the embedded PostGIS cluster.")
     hggis_host: str = Field(default="127.0.0.1", description="Address the web service binds to.")
     hggis_port: int = Field(default=8000, description="Port the web service listens on.")
+    hggis_upload_max_mb: float = Field(
+        default=200, description="Largest file accepted by the web upload of imports (MB); larger uploads get 413."
+    )
 
 
 @lru_cache(maxsize=1)

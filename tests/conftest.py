@@ -42,6 +42,7 @@ DATA_TABLES = (
     "evaluation_runs",
     "idle_scans",
     "idle_scan_results",
+    "imports",
 )
 
 

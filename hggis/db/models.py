@@ -342,4 +342,5 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "idle_extensions": ("id",),
     "idle_cases": ("id",),
     "idle_flags": ("id",),
+    "import_field_mappings": ("id",),
 }

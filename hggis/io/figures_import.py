@@ -1,0 +1,547 @@
+"""Importing enterprises' annual figures from the tax and statistics bureaus' sheets.
+
+The sheets (XLSX or CSV) have Chinese headers that state their units: "税收（万元）" and
+"税收（元）" are both common, so the unit is read from each header and converted to what
+hggis stores (万元, 吨标准煤, 万千瓦时, 吨). A money column without a unit is refused: a
+factor of 10 000 is not something to guess.
+
+Every bad cell is listed with its Excel row number, column, value and reason; nothing is
+written unless every row passes, or ``skip_bad`` is given (then the good rows are written
+and the bad ones listed as skipped). One transaction; the run is logged.
+
+Unknown enterprises (credit code not registered): when the sheet has both 企业名称 and
+所属县 columns and the row fills them, the enterprise is created with that name and county
+(the credit code's check character and the county are validated like any other cell);
+otherwise the row is refused, because figures cannot hang on nothing and a county is
+needed to decide who may see them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from hggis.access.policy import Principal, can
+from hggis.db.session import transaction
+from hggis.identifiers import validate_credit_code
+from hggis.io import values as V
+from hggis.io.base import sniff_text_encoding
+from hggis.io.fieldmap import UNIT_FACTORS, candidates, resolve_columns, split_header
+from hggis.io.importlog import file_checksum, record_import, require_import_right
+
+SHEET_NAME = "企业年度数据"
+FIRST_YEAR = 1990
+
+#: hggis field → (unit family, stored unit, decimals); money must state its unit.
+FIGURE_FIELDS: dict[str, tuple[str, str, int]] = {
+    "tax_paid": ("money", "万元", 2),
+    "revenue": ("money", "万元", 2),
+    "value_added": ("money", "万元", 2),
+    "output": ("money", "万元", 2),
+    "rnd_spending": ("money", "万元", 2),
+    "energy_tce": ("energy", "吨标准煤", 2),
+    "electricity_10k_kwh": ("electricity", "万千瓦时", 2),
+    "emissions_t": ("mass", "吨", 3),
+    "employees": ("people", "人", 0),
+}
+FLAG_FIELDS = ("accident", "utility")
+YEAR_FIELDS = ("production_start_year",)
+STORED = tuple(FIGURE_FIELDS) + FLAG_FIELDS + YEAR_FIELDS
+
+
+class FiguresFileError(ValueError):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass
+class FiguresImportOptions:
+    skip_bad: bool = False
+    dry_run: bool = False
+    sheet: str | None = None
+    file_name: str | None = None
+    encoding: str | None = None  # CSV only
+
+
+@dataclass
+class BadCell:
+    row: int
+    column: str
+    value: Any
+    reason: str
+
+
+@dataclass
+class FiguresImportReport:
+    file_name: str
+    checksum_sha256: str
+    size_bytes: int
+    dry_run: bool
+    skip_bad: bool
+    actor: str
+    status: str = "refused"
+    error: str | None = None
+    hint: str | None = None
+    sheet: str | None = None
+    rows: int = 0
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bad_rows: list[BadCell] = field(default_factory=list)
+    warnings: list[BadCell] = field(default_factory=list)
+    good_rows: int = 0
+    skipped_rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    enterprises_created: int = 0
+    new_enterprises: list[dict[str, str]] = field(default_factory=list)
+    import_id: int | None = None
+    adcodes: list[str] = field(default_factory=list)
+
+    @property
+    def bad_row_numbers(self) -> list[int]:
+        return sorted({b.row for b in self.bad_rows})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["bad_row_numbers"] = self.bad_row_numbers
+        return d
+
+
+# --------------------------------------------------------------------------------------
+# Reading the sheet
+# --------------------------------------------------------------------------------------
+
+
+def _col_letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> tuple[str, list[tuple[int, list[Any]]]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise FiguresFileError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
+    try:
+        if sheet is not None:
+            if sheet not in wb.sheetnames:
+                raise FiguresFileError(f"{path.name}: no sheet {sheet!r}", "sheets: " + ", ".join(wb.sheetnames))
+            ws = wb[sheet]
+        else:
+            ws = wb[SHEET_NAME] if SHEET_NAME in wb.sheetnames else wb.worksheets[0]
+        rows = [(n, list(r)) for n, r in enumerate(ws.iter_rows(values_only=True), 1)]
+        return ws.title, rows
+    finally:
+        wb.close()
+
+
+def _read_csv(path: Path, encoding: str | None) -> tuple[str, list[tuple[int, list[Any]]]]:
+    data = path.read_bytes()
+    if encoding:
+        codec = encoding
+    elif data.startswith(b"\xef\xbb\xbf"):
+        codec = "utf-8-sig"
+    else:
+        codec = sniff_text_encoding(data)[0]
+    text_ = data.decode(codec, errors="strict").lstrip("\ufeff")
+    return path.stem, [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text_)), 1)]
+
+
+def _find_header(rows: list[tuple[int, list[Any]]], cands: dict[str, list[str]]) -> int:
+    """Index in ``rows`` of the header: the first of the top 10 rows naming ≥ 2 known fields."""
+    for k, (_n, cells) in enumerate(rows[:10]):
+        headers = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+        if len(resolve_columns(headers, cands).columns) >= 2:
+            return k
+    raise FiguresFileError(
+        "no header row with known columns in the first 10 rows",
+        "use the template (hggis import template): 统一社会信用代码, 年度, 税收（万元）…",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Checking rows
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Column:
+    field: str
+    index: int
+    header: str
+    unit: str | None
+    factor: float = 1.0
+
+    @property
+    def label(self) -> str:
+        return f"{_col_letter(self.index)} {self.header}"
+
+
+def _columns(header_cells: list[Any], cands: dict[str, list[str]], notes: list[str]) -> dict[str, _Column]:
+    headers = [str(c).strip() if c is not None else "" for c in header_cells]
+    mapping = resolve_columns([h for h in headers if h], cands)
+    cols: dict[str, _Column] = {}
+    for fld, header in mapping.columns.items():
+        cols[fld] = _Column(fld, headers.index(header), header, split_header(header)[1])
+    for fld in ("credit_code", "year"):
+        if fld not in cols:
+            need = "统一社会信用代码" if fld == "credit_code" else "年度"
+            raise FiguresFileError(f"no {need} column (headers: {', '.join(h for h in headers if h)})",
+                                   "use the template (hggis import template)")
+    for fld, (family, stored, _dec) in FIGURE_FIELDS.items():
+        c = cols.get(fld)
+        if c is None:
+            continue
+        if c.unit is None:
+            if family == "money":
+                raise FiguresFileError(
+                    f"column {c.label} states no unit",
+                    f"write the unit in the header, e.g. {c.header}（万元） or {c.header}（元）",
+                )
+            notes.append(f"column {c.label} states no unit: read as {stored}")
+            continue
+        factors = {k.lower(): v for k, v in UNIT_FACTORS[family].items()}
+        f = factors.get(c.unit.lower())
+        if f is None:
+            raise FiguresFileError(
+                f"column {c.label}: unit {c.unit!r} is not a {family} unit",
+                "one of: " + ", ".join(UNIT_FACTORS[family]),
+            )
+        c.factor = f
+        if f != 1:
+            notes.append(f"column {c.label}: {c.unit} converted to {stored} (×{f:g})")
+    if not any(f in cols for f in STORED):
+        raise FiguresFileError("no figure columns (税收, 主营业务收入, 工业增加值 …)", "use the template")
+    if mapping.unused:
+        notes.append("columns not used: " + ", ".join(mapping.unused))
+    return cols
+
+
+def _county_lookup(conn: Connection) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for adcode, name in conn.execute(text("SELECT adcode, name FROM counties")).all():
+        out[adcode] = adcode
+        out[name] = adcode
+        for suffix in ("管理区", "区", "县", "市"):
+            if name.endswith(suffix) and len(name) > len(suffix) + 1:
+                out.setdefault(name[: -len(suffix)], adcode)
+    return out
+
+
+@dataclass
+class _Row:
+    number: int
+    values: dict[str, Any]
+    code: str | None = None
+    year: int | None = None
+    name: str | None = None
+    adcode: str | None = None
+    enterprise_id: int | None = None
+
+
+def _check_rows(
+    conn: Connection,
+    principal: Principal,
+    data: list[tuple[int, list[Any]]],
+    cols: dict[str, _Column],
+    report: FiguresImportReport,
+) -> list[_Row]:
+    bad = report.bad_rows
+
+    def cell(cells: list[Any], c: _Column) -> Any:
+        return cells[c.index] if c.index < len(cells) else None
+
+    this_year = dt.date.today().year
+    rows: list[_Row] = []
+    for number, cells in data:
+        if all(V.is_blank(v) for v in cells):
+            continue
+        r = _Row(number, {})
+        raw = cell(cells, cols["credit_code"])
+        if isinstance(raw, float):
+            bad.append(BadCell(number, cols["credit_code"].label, raw,
+                               "统一社会信用代码 was stored as a number and lost digits; format the column as text"))
+        else:
+            try:
+                r.code = validate_credit_code(V.as_text(raw) or "")
+            except ValueError as exc:
+                bad.append(BadCell(number, cols["credit_code"].label, raw, str(exc)))
+        year, err = V.parse_int(cell(cells, cols["year"]))
+        if err or year is None:
+            bad.append(BadCell(number, cols["year"].label, cell(cells, cols["year"]), err or "年度 is empty"))
+        elif not FIRST_YEAR <= year <= this_year:
+            bad.append(BadCell(number, cols["year"].label, year, f"year outside {FIRST_YEAR}–{this_year}"))
+        else:
+            r.year = year
+        for fld, (_family, _stored, decimals) in FIGURE_FIELDS.items():
+            c = cols.get(fld)
+            if c is None:
+                continue
+            v = cell(cells, c)
+            num, err = (V.parse_int(v) if fld == "employees" else V.parse_number(v))
+            if err:
+                bad.append(BadCell(number, c.label, v, err))
+            elif num is not None and num < 0:
+                bad.append(BadCell(number, c.label, v, "negative value"))
+            elif num is not None:
+                r.values[fld] = int(num) if fld == "employees" else round(num * c.factor, decimals)
+        for fld in FLAG_FIELDS:
+            c = cols.get(fld)
+            if c is not None:
+                flag, err = V.parse_bool(cell(cells, c))
+                if err:
+                    bad.append(BadCell(number, c.label, cell(cells, c), err))
+                elif flag is not None:
+                    r.values[fld] = flag
+        c = cols.get("production_start_year")
+        if c is not None:
+            y, err = V.parse_int(cell(cells, c))
+            if err:
+                bad.append(BadCell(number, c.label, cell(cells, c), err))
+            elif y is not None and not 1949 <= y <= this_year:
+                bad.append(BadCell(number, c.label, y, f"year outside 1949–{this_year}"))
+            elif y is not None:
+                r.values["production_start_year"] = y
+        if "name" in cols:
+            r.name = V.as_text(cell(cells, cols["name"]))
+        if "county" in cols:
+            r.adcode = V.as_text(cell(cells, cols["county"]))
+        rows.append(r)
+
+    # Duplicates: the same enterprise and year twice; neither row is trusted.
+    seen: dict[tuple[str, int], list[_Row]] = {}
+    for r in rows:
+        if r.code and r.year:
+            seen.setdefault((r.code, r.year), []).append(r)
+    for (code, year), group in seen.items():
+        if len(group) > 1:
+            for r in group:
+                others = ", ".join(str(o.number) for o in group if o is not r)
+                bad.append(BadCell(r.number, cols["credit_code"].label, code,
+                                   f"duplicate: {code} {year} also on row {others}"))
+
+    # Enterprises: known ones by credit code, unknown ones created only with name + county.
+    counties = _county_lookup(conn)
+    codes = sorted({r.code for r in rows if r.code})
+    known = {
+        row.credit_code: (row.id, row.adcode, row.name)
+        for row in conn.execute(
+            text("SELECT id, credit_code, adcode, name FROM enterprises WHERE credit_code = ANY(:c)"), {"c": codes}
+        )
+    }
+    can_create = "name" in cols and "county" in cols
+    for r in rows:
+        if r.code is None:
+            continue
+        if r.code in known:
+            r.enterprise_id, adcode, stored_name = known[r.code]
+            if r.name and r.name != stored_name:
+                report.warnings.append(BadCell(r.number, cols["name"].label, r.name,
+                                               f"the registered name is {stored_name}; figures imported under the credit code"))
+            r.adcode = adcode
+        else:
+            county_raw = r.adcode
+            if not can_create:
+                bad.append(BadCell(r.number, cols["credit_code"].label, r.code,
+                                   "unknown enterprise (not registered); add 企业名称 and 所属县 columns to create it"))
+                continue
+            if not r.name:
+                bad.append(BadCell(r.number, cols["name"].label, None, "unknown enterprise without 企业名称: cannot create it"))
+            adcode = counties.get(county_raw or "")
+            if adcode is None:
+                bad.append(BadCell(r.number, cols["county"].label, county_raw,
+                                   "所属县 is not a county of 黄冈 (e.g. 黄州区 or 421102)"))
+            r.adcode = adcode
+            if adcode and not can(principal, "enterprises", "write", adcode=adcode):
+                bad.append(BadCell(r.number, cols["county"].label, county_raw,
+                                   f"creating an enterprise in county {adcode} is outside the scope of {principal.username}"))
+                continue
+        if r.adcode and not can(principal, "enterprise_figures", "write", adcode=r.adcode):
+            bad.append(BadCell(r.number, cols["credit_code"].label, r.code,
+                               f"county {r.adcode} is outside the import scope of {principal.username}"))
+    bad.sort(key=lambda b: (b.row, b.column))
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _create_enterprises(conn: Connection, rows: list[_Row]) -> dict[str, int]:
+    new: dict[str, tuple[str, str]] = {}
+    for r in rows:
+        if r.enterprise_id is None and r.code and r.code not in new:
+            new[r.code] = (r.name or "", r.adcode or "")
+    if not new:
+        return {}
+    codes = list(new)
+    out = conn.execute(
+        text(
+            """
+            INSERT INTO enterprises (credit_code, name, adcode)
+            SELECT c, n, a FROM unnest(CAST(:c AS text[]), CAST(:n AS text[]), CAST(:a AS text[])) AS t(c, n, a)
+            RETURNING credit_code, id
+            """
+        ),
+        {"c": codes, "n": [new[c][0] for c in codes], "a": [new[c][1] for c in codes]},
+    ).all()
+    return {code: int(i) for code, i in out}
+
+
+_SQL_TYPES = {"employees": "integer", "production_start_year": "integer", "accident": "boolean", "utility": "boolean"}
+
+
+def _upsert_years(conn: Connection, rows: list[_Row], fields: list[str]) -> tuple[int, int]:
+    params: dict[str, Any] = {
+        "e": [r.enterprise_id for r in rows],
+        "y": [r.year for r in rows],
+    }
+    arrays = ["CAST(:e AS integer[])", "CAST(:y AS integer[])"]
+    for k, f in enumerate(fields):
+        params[f"f{k}"] = [r.values.get(f) for r in rows]
+        arrays.append(f"CAST(:f{k} AS {_SQL_TYPES.get(f, 'numeric')}[])")
+    cols = ", ".join(fields)
+    # An empty cell keeps the stored figure; accident/utility have NOT NULL defaults.
+    select = ", ".join(
+        f"coalesce(t.{f}, false)" if f in FLAG_FIELDS else f"t.{f}" for f in fields
+    )
+    sets = ", ".join(f"{f} = coalesce(t_new.{f}, y.{f})" for f in fields)
+    differs = " OR ".join(f"coalesce(t_new.{f}, y.{f}) IS DISTINCT FROM y.{f}" for f in fields)
+    alias = ", ".join(["enterprise_id", "year", *fields])
+    # Two set-based statements: update the rows that exist and differ, insert the others.
+    updated = conn.execute(
+        text(
+            f"""
+            UPDATE enterprise_years y SET {sets}, version = y.version + 1
+            FROM unnest({', '.join(arrays)}) AS t_new({alias})
+            WHERE y.enterprise_id = t_new.enterprise_id AND y.year = t_new.year AND ({differs})
+            """
+        ),
+        params,
+    ).rowcount
+    inserted = conn.execute(
+        text(
+            f"""
+            INSERT INTO enterprise_years (enterprise_id, year, {cols})
+            SELECT t.enterprise_id, t.year, {select}
+            FROM unnest({', '.join(arrays)}) AS t({alias})
+            WHERE NOT EXISTS (SELECT 1 FROM enterprise_years y WHERE y.enterprise_id = t.enterprise_id AND y.year = t.year)
+            """
+        ),
+        params,
+    ).rowcount
+    return inserted, updated
+
+
+class _Rollback(Exception):
+    pass
+
+
+def import_figures(
+    engine: Engine, principal: Principal, path: str | Path, options: FiguresImportOptions | None = None
+) -> FiguresImportReport:
+    """Check every row of a figures sheet and write them (all, or the good ones with skip_bad)."""
+    opts = options or FiguresImportOptions()
+    require_import_right(principal)
+    p = Path(path)
+    name = opts.file_name or p.name
+    checksum, size = file_checksum(p)
+    report = FiguresImportReport(name, checksum, size, opts.dry_run, opts.skip_bad, principal.actor)
+    reason = f"import {name}"
+    applied = False
+    try:
+        with transaction(engine, principal.actor, reason) as conn:
+            try:
+                cands, _unit, _src = candidates(conn, "figures")
+                suffix = p.suffix.lower()
+                if suffix in (".xlsx", ".xlsm"):
+                    report.sheet, raw = _read_xlsx(p, opts.sheet)
+                elif suffix in (".csv", ".txt"):
+                    report.sheet, raw = _read_csv(p, opts.encoding)
+                else:
+                    raise FiguresFileError(f"{p.name}: not an XLSX or CSV file", "save the sheet as .xlsx or .csv")
+                k = _find_header(raw, cands)
+                cols = _columns(raw[k][1], cands, report.notes)
+            except (FiguresFileError, UnicodeDecodeError) as exc:
+                report.error = getattr(exc, "message", str(exc))
+                report.hint = getattr(exc, "hint", None)
+                raise _Rollback from None
+            report.columns = [
+                {"header": c.header, "field": c.field, "column": _col_letter(c.index), "unit": c.unit, "factor": c.factor}
+                for c in sorted(cols.values(), key=lambda c: c.index)
+            ]
+            rows = _check_rows(conn, principal, raw[k + 1 :], cols, report)
+            report.rows = len(rows)
+            bad_numbers = set(report.bad_row_numbers)
+            good = [r for r in rows if r.number not in bad_numbers]
+            report.good_rows = len(good)
+            report.adcodes = sorted({r.adcode for r in rows if r.adcode})
+            report.new_enterprises = sorted(
+                ({"credit_code": r.code, "name": r.name or "", "adcode": r.adcode or ""}
+                 for r in {r.code: r for r in good if r.enterprise_id is None}.values()),
+                key=lambda d: d["credit_code"],
+            )
+            if bad_numbers and not opts.skip_bad:
+                report.error = f"{len(bad_numbers)} of {len(rows)} rows are bad; nothing written (--skip-bad writes the good rows)"
+                raise _Rollback
+            report.skipped_rows = len(bad_numbers)
+            if not good:
+                report.error = "no good rows to write"
+                raise _Rollback
+            if opts.dry_run:
+                report.status = "dry_run"
+                raise _Rollback
+            created = _create_enterprises(conn, good)
+            report.enterprises_created = len(created)
+            for r in good:
+                if r.enterprise_id is None:
+                    r.enterprise_id = created[r.code]
+            fields = [f for f in STORED if f in cols]
+            report.inserted, report.updated = _upsert_years(conn, good, fields)
+            report.unchanged = len(good) - report.inserted - report.updated
+            report.status = "applied"
+            report.import_id = _log(conn, principal, report)
+            applied = True
+    except _Rollback:
+        pass
+    if not applied:
+        with transaction(engine, principal.actor, reason) as conn:
+            report.import_id = _log(conn, principal, report)
+    return report
+
+
+def _log(conn: Connection, principal: Principal, report: FiguresImportReport) -> int:
+    return record_import(
+        conn,
+        principal,
+        kind="figures",
+        file_name=report.file_name,
+        checksum=report.checksum_sha256,
+        size_bytes=report.size_bytes,
+        dry_run=report.dry_run,
+        status=report.status,
+        counts={
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "refused": len(report.bad_row_numbers),
+        },
+        adcodes=report.adcodes,
+        report=report.to_dict(),
+    )

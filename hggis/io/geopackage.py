@@ -1,0 +1,38 @@
+"""GeoPackages: one file, many layers; the caller chooses unless there is only one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyogrio
+
+from hggis.io.base import Source, SpatialReadError
+
+
+class GeoPackageHandler:
+    name = "geopackage"
+
+    def can_handle(self, path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() == ".gpkg"
+
+    def resolve(self, path: Path, *, layer: str | None, encoding: str | None) -> Source:
+        try:
+            listed = pyogrio.list_layers(str(path))
+        except Exception as exc:  # GDAL says why (not a GeoPackage, corrupt …)
+            raise SpatialReadError(f"{path.name}: cannot open as GeoPackage: {exc}") from None
+        spatial = [str(name) for name, geom_type in listed if geom_type is not None]
+        if not spatial:
+            raise SpatialReadError(f"{path.name}: no layer with geometries")
+        if layer is None:
+            if len(spatial) > 1:
+                raise SpatialReadError(
+                    f"{path.name}: holds {len(spatial)} layers", "choose one with --layer: " + ", ".join(spatial)
+                )
+            layer = spatial[0]
+        elif layer not in spatial:
+            raise SpatialReadError(f"{path.name}: no layer {layer!r}", "layers: " + ", ".join(spatial))
+        src = Source(gdal_path=str(path), driver="GPKG", layer=layer, layers=tuple(spatial))
+        src.encoding_source = "UTF-8 (GeoPackage is always UTF-8)"
+        if encoding:
+            src.notes.append(f"--encoding {encoding} ignored: GeoPackage text is always UTF-8")
+        return src
