@@ -20,6 +20,7 @@ from hggis.db.engine import DatabaseUnavailable, check_database, ensure_postgis,
 from hggis.evaluation.commands import evaluate_app
 from hggis.idle.commands import idle_app
 from hggis.io.commands import export_app, import_app
+from hggis.reserves.commands import constraints_app, reserves_app, sites_app
 from hggis.terrain.commands import terrain_app
 
 app = typer.Typer(no_args_is_help=True, help="黄冈市工业用地与园区信息系统 (hggis)")
@@ -31,6 +32,9 @@ app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(idle_app, name="idle")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(reserves_app, name="reserves")
+app.add_typer(sites_app, name="sites")
+app.add_typer(constraints_app, name="constraints")
 demo_app = typer.Typer(no_args_is_help=True, help="The synthetic demo data set (示例数据).")
 app.add_typer(demo_app, name="demo")
 

@@ -43,6 +43,8 @@ DATA_TABLES = (
     "idle_scans",
     "idle_scan_results",
     "imports",
+    "constraint_features",
+    "constraint_layers",
 )
 
 

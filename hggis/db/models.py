@@ -343,4 +343,11 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "idle_cases": ("id",),
     "idle_flags": ("id",),
     "import_field_mappings": ("id",),
+    "reserve_targets": ("id",),
+    "reserve_settings": ("key",),
+    "national_land_norms": ("edition",),
+    "national_far_minimums": ("edition", "gbt_prefix"),
+    "industry_indicator_defaults": ("edition", "industry_code"),
+    "control_indicator_classes": ("parcel_id",),
+    "constraint_layers": ("id",),
 }

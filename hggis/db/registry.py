@@ -11,5 +11,6 @@ from hggis.terrain import tables as terrain_tables  # noqa: F401
 from hggis.evaluation import tables as evaluation_tables  # noqa: F401
 from hggis.idle import tables as idle_tables  # noqa: F401
 from hggis.io import tables as io_tables  # noqa: F401
+from hggis.reserves import tables as reserves_tables  # noqa: F401
 
 metadata = Base.metadata

@@ -68,7 +68,7 @@ def _red_line(conn: Connection) -> Any | None:
                 FROM b JOIN biggest g USING (adcode, cid) GROUP BY g.srid
             )
             SELECT ST_AsBinary(ST_Transform(ST_Buffer(
-                       ST_MakePoint(ST_XMax(e), (ST_YMin(e) + ST_YMax(e)) / 2),
+                       ST_SetSRID(ST_MakePoint(ST_XMax(e), (ST_YMin(e) + ST_YMax(e)) / 2), srid),
                        0.35 * greatest(ST_XMax(e) - ST_XMin(e), ST_YMax(e) - ST_YMin(e)), 32), 4490)) AS wkb
             FROM env
             """

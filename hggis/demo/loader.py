@@ -35,6 +35,7 @@ from hggis.db.models import (
     Park,
 )
 from hggis.db.session import transaction
+from hggis.demo.constraints import add_demo_constraints
 from hggis.demo.generator import (
     BLOCK_ECONOMIES,
     GENERATOR_VERSION,
@@ -238,6 +239,7 @@ def load_demo(engine: Engine, seed: int = 2023, progress: Progress | None = None
         say(f"generating the demo data set (seed {seed})")
         data = generate(seed, counties)
         _write(conn, data, say)
+        add_demo_constraints(conn, say)
         counts = data.counts()
         names_by_adcode = dict(conn.execute(text("SELECT adcode, name FROM counties")).all())
         reserve = {names_by_adcode[a]: v for a, v in sorted(data.reserve_mu_by_county.items())}
