@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from api.assets import mount_assets
 from api.security import FailureLimiter
-from api.routes import auth, evaluation, health, history, idle, imports, layers, pages, parcels, reserves, terrain
+from api.routes import auth, evaluation, health, history, idle, imports, layers, ogc, pages, parcels, reserves, terrain
 from hggis import __version__
 from hggis.access.policy import Forbidden
 
@@ -41,6 +41,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, terrain, evaluation, idle, imports, reserves, pages):
+    for module in (health, layers, parcels, history, auth, terrain, evaluation, idle, imports, reserves, ogc, pages):
         app.include_router(module.router)
     return app
