@@ -1,5 +1,11 @@
 # Production image of the hggis web service. The database is an external PostGIS
 # (docker-compose's `db` service), reached through DATABASE_URL.
+# Front-end assets (Leaflet and its plugins, Chart.js) from package-lock.json; served by the app.
+FROM node:20-bookworm-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -12,6 +18,7 @@ COPY hggis ./hggis
 COPY api ./api
 COPY maps ./maps
 COPY data ./data
+COPY --from=assets /build/node_modules ./node_modules
 RUN pip install -e . && useradd --system --home /var/lib/hggis --create-home hggis
 USER hggis
 EXPOSE 8000

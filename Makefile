@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: demo test setup system python db serve bench clean-var
+.PHONY: demo test setup system python node db serve bench clean-var
 
 ## demo: install everything, start the embedded PostGIS, migrate, load the demo data, serve on :8000
 demo: setup db
@@ -17,7 +18,7 @@ demo: setup db
 test: setup
 	$(BIN)/pytest
 
-setup: system python
+setup: system python node
 
 system:
 	./scripts/setup-system.sh
@@ -29,6 +30,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,boundaries]'
 	touch $(STAMP)
+
+## node: the front-end assets (Leaflet and its plugins, Chart.js, …) from package-lock.json into node_modules/
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 ## db: start the embedded cluster (or check DATABASE_URL) and migrate
 db: setup

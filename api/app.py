@@ -11,7 +11,13 @@ from sqlalchemy.engine import Engine
 
 from api.assets import mount_assets
 from api.security import FailureLimiter
-from api.routes import auth, evaluation, health, history, idle, imports, layers, ogc, pages, parcels, reserves, terrain
+from api.routes import auth, health, history, layers, ogc, pages, parcels, reserves
+from api.routes import idle
+from api.routes import evaluation
+from api.routes import imports
+from api.routes import terrain
+from api.routes import dashboard, maps, tiles
+from api.routes import workbench_cases, workbench_evaluation, workbench_imports, workbench_parcels, workbench_reserves, workbench_search, workbench_users
 from hggis import __version__
 from hggis.access.policy import Forbidden
 
@@ -41,6 +47,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, terrain, evaluation, idle, imports, reserves, ogc, pages):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard):
         app.include_router(module.router)
     return app

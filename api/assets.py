@@ -1,31 +1,62 @@
-"""Front-end assets served from Python packages installed at set-up (never from a CDN).
+"""Front-end assets served from packages installed at set-up (never from a CDN).
 
-Leaflet comes from ``xstatic-leaflet`` and Swagger UI from ``swagger-ui-bundle-v2``; nothing
-third-party is committed to this repository, and a government intranet without internet
-gets every file from this server.
+Leaflet, its plugins, Bootstrap, Font Awesome and Chart.js come from npm
+(``package.json``/``package-lock.json``, installed into ``node_modules/`` by ``make setup``);
+Swagger UI from the Python package ``swagger-ui-bundle-v2``. Nothing third-party is
+committed to this repository, and a government intranet without internet gets every file
+from this server. Each npm dependency is served at ``/assets/npm/<package>/…``; only the
+packages named in ``package.json`` are exposed, not the whole ``node_modules`` tree.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import swagger_ui_bundle
-import xstatic.pkg.leaflet as xs_leaflet
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import Public
+from hggis.config import PROJECT_ROOT
 
-LEAFLET_DIR = Path(xs_leaflet.BASE_DIR)
+log = logging.getLogger(__name__)
+
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+NPM_PREFIX = "/assets/npm"
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
-ASSET_MOUNTS: dict[str, Path] = {"/assets/leaflet": LEAFLET_DIR, "/assets/swagger-ui": SWAGGER_DIR}
+
+
+def npm_packages() -> list[str]:
+    """The npm dependencies named in package.json (the only ones served)."""
+    manifest = json.loads((PROJECT_ROOT / "package.json").read_text(encoding="utf-8"))
+    return sorted(manifest.get("dependencies", {}))
+
+
+def asset_mounts() -> dict[str, Path]:
+    """URL prefix → directory; ``/assets/leaflet`` is the one Leaflet, from npm."""
+    mounts: dict[str, Path] = {
+        "/assets/leaflet": NODE_MODULES / "leaflet" / "dist",
+        "/assets/swagger-ui": SWAGGER_DIR,
+    }
+    for package in npm_packages():
+        mounts[f"{NPM_PREFIX}/{package}"] = NODE_MODULES / package
+    return mounts
+
+
+ASSET_MOUNTS: dict[str, Path] = asset_mounts()
 
 
 def mount_assets(app: FastAPI) -> None:
-    for prefix, directory in ASSET_MOUNTS.items():
-        app.mount(prefix, StaticFiles(directory=directory), name=prefix.strip("/").replace("/", "-"))
+    missing = [str(d) for d in ASSET_MOUNTS.values() if not d.is_dir()]
+    if missing:
+        log.warning("front-end assets missing (run `make setup` or `npm ci`): %s", ", ".join(missing))
+    # Longest prefix first, so /assets/npm/leaflet.vectorgrid is not shadowed by /assets/npm/leaflet.
+    for prefix, directory in sorted(ASSET_MOUNTS.items(), key=lambda kv: -len(kv[0])):
+        app.mount(prefix, StaticFiles(directory=directory, check_dir=False), name=prefix.strip("/").replace("/", "-"))
 
     @app.get("/docs", include_in_schema=False, dependencies=[Public])
     def swagger_ui() -> HTMLResponse:

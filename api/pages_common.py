@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.nav import nav_items
 from api.security import resolve_principal
 from hggis.access.policy import ROLE_LABELS
 
@@ -24,6 +25,7 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
             "principal": principal,
             "role_label": ROLE_LABELS.get(principal.role, principal.role),
             "csrf_token": getattr(request.state, "csrf_token", None),
+            "nav": nav_items(request, principal),
             **context,
         },
         status_code=status_code,

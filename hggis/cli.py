@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.engine import Engine
 
 from hggis.access.commands import access_app, user_app
+from hggis.dashboard.commands import dashboard_app
 from hggis.db.commands import db_app
 from hggis.db.engine import DatabaseUnavailable, check_database, ensure_postgis, get_engine
 from hggis.evaluation.commands import evaluate_app
@@ -24,19 +25,23 @@ from hggis.reserves.commands import constraints_app, reserves_app, sites_app
 from hggis.terrain.commands import terrain_app
 
 app = typer.Typer(no_args_is_help=True, help="黄冈市工业用地与园区信息系统 (hggis)")
-app.add_typer(db_app, name="db")
-app.add_typer(user_app, name="user")
-app.add_typer(access_app, name="access")
-app.add_typer(terrain_app, name="terrain")
-app.add_typer(evaluate_app, name="evaluate")
-app.add_typer(idle_app, name="idle")
-app.add_typer(import_app, name="import")
-app.add_typer(export_app, name="export")
-app.add_typer(reserves_app, name="reserves")
-app.add_typer(sites_app, name="sites")
-app.add_typer(constraints_app, name="constraints")
 demo_app = typer.Typer(no_args_is_help=True, help="The synthetic demo data set (示例数据).")
-app.add_typer(demo_app, name="demo")
+for sub_app, name in (
+    (db_app, "db"),
+    (user_app, "user"),
+    (access_app, "access"),
+    (demo_app, "demo"),
+    (import_app, "import"),
+    (export_app, "export"),
+    (evaluate_app, "evaluate"),
+    (idle_app, "idle"),
+    (reserves_app, "reserves"),
+    (sites_app, "sites"),
+    (constraints_app, "constraints"),
+    (terrain_app, "terrain"),
+    (dashboard_app, "dashboard"),
+):
+    app.add_typer(sub_app, name=name)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,8 +32,23 @@ class Settings(BaseSettings):
     hggis_pg_port: int = Field(default=54329, description="Loopback port of the embedded PostGIS cluster.")
     hggis_host: str = Field(default="127.0.0.1", description="Address the web service binds to.")
     hggis_port: int = Field(default=8000, description="Port the web service listens on.")
+    hggis_basemap: Literal["none", "tianditu", "osm", "amap"] = Field(
+        default="none",
+        description="Base map under the maps: none (boundaries on a plain background; works on an isolated "
+        "network), tianditu (needs TIANDITU_KEY), osm, or amap (overlays are shifted to GCJ-02).",
+    )
+    tianditu_key: str | None = Field(default=None, description="天地图 browser key (tk), mandatory for HGGIS_BASEMAP=tianditu.")
+    hggis_public_min_enterprises: int = Field(
+        default=3,
+        description="Public maps show a park's total output only when at least this many enterprises report "
+        "figures, so no single firm's output can be read off (statistical confidentiality).",
+    )
     hggis_upload_max_mb: float = Field(
         default=200, description="Largest file accepted by the web upload of imports (MB); larger uploads get 413."
+    )
+    hggis_map_inline_max: int = Field(
+        default=1000,
+        description="A map layer with more features than this is served as vector tiles instead of inline GeoJSON.",
     )
 
 

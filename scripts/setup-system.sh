@@ -2,7 +2,8 @@
 # Install the Debian/Ubuntu packages hggis needs, only those that are missing:
 # PostgreSQL server + PostGIS (the embedded cluster), GDAL's command-line tools (ogrinfo,
 # used to test the OGC API as QGIS sees it), docker-compose (to validate the compose file),
-# and python3-venv. Safe to run again; does nothing when everything is present.
+# python3-venv, Node.js + npm (the front-end assets), Chromium and a CJK font (the browser
+# tests and their screenshots). Safe to run again; does nothing when everything is present.
 set -euo pipefail
 
 SUDO=""
@@ -19,6 +20,11 @@ have_pkg postgresql || missing+=(postgresql)
 have_pkg gdal-bin || missing+=(gdal-bin)
 have_pkg docker-compose || missing+=(docker-compose)
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+# Node.js + npm install the front-end assets (package-lock.json); Chromium runs the browser tests.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+have_pkg fonts-wqy-microhei || have_pkg fonts-noto-cjk || missing+=(fonts-wqy-microhei)
 
 updated=0
 apt_install() {

@@ -34,17 +34,17 @@ DATA_TABLES = (
     "parks",
     "cluster_years",
     "dataset_meta",
+    "evaluation_runs",
+    "idle_scans",
+    "idle_scan_results",
+    "dems",
     "web_sessions",
     "api_tokens",
     "user_passwords",
     "users",
-    "dems",
-    "evaluation_runs",
-    "idle_scans",
-    "idle_scan_results",
-    "imports",
     "constraint_features",
     "constraint_layers",
+    "imports",
 )
 
 

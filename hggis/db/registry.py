@@ -6,11 +6,12 @@ against the migrations through this registry.
 
 from hggis.db import models  # noqa: F401
 from hggis.db.models import Base
-from hggis.access import tables as access_tables  # noqa: F401
-from hggis.terrain import tables as terrain_tables  # noqa: F401
-from hggis.evaluation import tables as evaluation_tables  # noqa: F401
 from hggis.idle import tables as idle_tables  # noqa: F401
-from hggis.io import tables as io_tables  # noqa: F401
+from hggis.access import tables as access_tables  # noqa: F401
+from hggis.evaluation import tables as evaluation_tables  # noqa: F401
 from hggis.reserves import tables as reserves_tables  # noqa: F401
+from hggis.io import tables as io_tables  # noqa: F401
+from hggis.terrain import tables as terrain_tables  # noqa: F401
+from hggis.dashboard import tables as dashboard_tables  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,191 @@
+"""Idle-land case pages: the work queue, one case with its legal steps, flags to decide.
+
+Thin: the queue is ``hggis.idle.deadlines.deadlines``; a case is ``hggis.idle.cases.get_case``
+and its allowed next steps come from hggis.idle (hggis.workbench.case_steps); every step goes through
+``hggis.idle.cases.transition`` (which refuses illegal steps with the legal reason), flags
+through ``hggis.idle.flags``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from sqlalchemy.engine import Connection, Engine
+
+from api.deps import connection, engine
+from api.workbench import (
+    FormUser,
+    PageNotFound,
+    PageRoute,
+    PageUser,
+    Pager,
+    choice,
+    int_param,
+    require_grant,
+    see_other,
+    show,
+)
+from hggis.access.policy import Principal, can, grant
+from hggis.db.session import transaction
+from hggis.idle import cases, deadlines, flags, scan
+from hggis.idle.cases import ACTIONS, CaseError, CaseNotFound
+from hggis.idle.tables import CASE_KINDS, CASE_STATES
+from hggis.workbench.case_form import DISPOSAL_CHOICES, DOCUMENT_HINTS, STEP_FIELDS, field_for_message, read_step
+from hggis.workbench.case_steps import allowed_steps
+
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
+PAGE = 50
+QUEUE_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("调查逾期", ("investigation_overdue",)),
+    ("90 日内到期的闲置期限", ("threshold_1y", "threshold_2y", "threshold_halted")),
+    ("待办案件", ("case_waiting_officer",)),
+    ("园区标记待核实", ("flag_waiting_officer",)),
+)
+KIND_LABELS = {"idle": "闲置土地", "low_efficiency": "低效用地"}
+Reason = Annotated[str, Form(max_length=1000)]
+
+
+def _queue_page(request: Request, conn: Connection, principal: Principal, page: str | None = None,
+                state: str | None = None, flag_errors: dict[int, str] | None = None,
+                flag_values: dict[int, str] | None = None, status_code: int = 200) -> Response:
+    require_grant(principal, "idle_cases")
+    today = dt.date.today()
+    due = deadlines.deadlines(conn, principal, today)
+    sections = [(title, [d for d in due if d["kind"] in kinds]) for title, kinds in QUEUE_SECTIONS]
+    chosen_state = choice(state, CASE_STATES)
+    p = int_param(page, 1)
+    listing = cases.list_cases(conn, principal, {"state": chosen_state}, open_only=chosen_state is None,
+                               limit=PAGE, offset=(p - 1) * PAGE)
+    open_flags = flags.list_flags(conn, principal, {"status": "open"}, limit=200)
+    latest = scan.latest_scan_id(conn)
+    return show(request, conn, "wb_cases.html", {
+        "scan": scan.scan_summary(conn, principal, latest) if latest else None,
+        "may_scan": grant(principal, "idle_cases", "write") is not None,
+        "today": today, "sections": sections, "listing": listing, "state": chosen_state or "",
+        "states": [(s, cases.STATE_LABELS[s]) for s in CASE_STATES],
+        "pager": Pager(p, PAGE, listing["total"], "/cases", (("state", chosen_state),) if chosen_state else ()),
+        "flags": open_flags["items"], "kinds": list(KIND_LABELS.items()),
+        "may_decide": grant(principal, "idle_cases", "write") is not None,
+        "flag_errors": flag_errors or {}, "flag_values": flag_values or {},
+        "dismissed": request.query_params.get("dismissed"),
+    }, status_code=status_code)
+
+
+@router.get("/cases")
+def queue(request: Request, page: str | None = None, state: str | None = None, principal: Principal = PageUser,
+          conn: Connection = Depends(connection)) -> Response:
+    return _queue_page(request, conn, principal, page, state)
+
+
+@router.post("/cases/scan")
+def run_scan(principal: Principal = FormUser, db: Engine = Depends(engine)) -> Response:
+    """Scan the caller's parcels against the idle-land rules as of today (stored; hggis.idle.scan)."""
+    today = dt.date.today()
+    reason = f"闲置土地扫描（截至 {today}，工作台）"
+    with transaction(db, principal.actor, reason) as conn:
+        summary = scan.run_scan(conn, principal, today, reason)
+    return see_other(f"/cases/scans/{summary['id']}")
+
+
+@router.get("/cases/scans/{scan_id}")
+def scan_page(request: Request, scan_id: int, rule: str | None = None, page: str | None = None,
+              principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
+    require_grant(principal, "idle_cases")
+    try:
+        summary = scan.scan_summary(conn, principal, scan_id)
+    except LookupError:
+        raise PageNotFound(f"没有扫描记录 #{scan_id}") from None
+    rule_code = choice(rule, {r["code"] for r in summary["by_rule"]})
+    p = int_param(page, 1)
+    found = scan.scan_results(conn, principal, scan_id, {"rule_code": rule_code}, PAGE, (p - 1) * PAGE)
+    return show(request, conn, "wb_scan.html", {
+        "s": summary, "rule": rule_code or "", "found": found,
+        "pager": Pager(p, PAGE, found["total"], f"/cases/scans/{scan_id}", (("rule", rule_code),) if rule_code else ()),
+    })
+
+
+def _case_page(request: Request, conn: Connection, principal: Principal, case_id: int, status_code: int = 200,
+               open_action: str | None = None, values: dict[str, str] | None = None,
+               errors: dict[str, str] | None = None) -> Response:
+    try:
+        case = cases.get_case(conn, principal, case_id)
+    except CaseNotFound:
+        raise PageNotFound(f"没有案件 #{case_id}") from None
+    may_write = can(principal, "idle_cases", "write", case["adcode"], case["park_id"])
+    steps = allowed_steps(conn, principal, case_id) if may_write else []
+    documents = [(e, d) for e in case["events"] for d in (e["documents"] or [])]
+    return show(request, conn, "wb_case.html", {
+        "c": case, "may_write": may_write, "steps": steps, "actions": ACTIONS, "step_fields": STEP_FIELDS,
+        "doc_hints": DOCUMENT_HINTS, "disposal_choices": DISPOSAL_CHOICES, "documents": documents,
+        "today": dt.date.today().isoformat(), "open_action": open_action, "values": values or {},
+        "errors": errors or {}, "kind_labels": KIND_LABELS, "done": request.query_params.get("done"),
+    }, status_code=status_code)
+
+
+@router.get("/cases/{case_id}")
+def case(request: Request, case_id: int, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
+    return _case_page(request, conn, principal, case_id)
+
+
+@router.post("/cases/{case_id}/steps/{action}")
+async def step(request: Request, case_id: int, action: str, principal: Principal = FormUser,
+               db: Engine = Depends(engine)) -> Response:
+    if action not in ACTIONS:
+        raise PageNotFound(f"没有这一步骤：{action}")
+    form = {k: str(v) for k, v in (await request.form()).items() if k != "csrf"}
+    submitted = read_step(action, form)
+    errors = dict(submitted.errors)
+    if not errors:
+        try:
+            with transaction(db, principal.actor, submitted.reason) as conn:
+                cases.transition(conn, principal, case_id, action, submitted.on, submitted.reason,
+                                 submitted.documents, **submitted.params)
+            return see_other(f"/cases/{case_id}?done={action}#timeline")
+        except CaseNotFound:
+            raise PageNotFound(f"没有案件 #{case_id}") from None
+        except CaseError as exc:  # IllegalTransition included: the legal reason, in Chinese
+            message = str(exc)
+            errors[field_for_message(action, message)] = message
+    with db.connect() as conn:
+        return _case_page(request, conn, principal, case_id, status_code=409 if "_form" in errors else 422,
+                          open_action=action, values=submitted.values, errors=errors)
+
+
+@router.post("/cases/flags/{flag_id}/confirm")
+def confirm_flag(
+    request: Request, flag_id: int, reason: Reason = "", kind: Annotated[str, Form(max_length=20)] = "idle",
+    principal: Principal = FormUser, db: Engine = Depends(engine),
+) -> Response:
+    return _decide(request, flag_id, principal, db, reason, lambda conn: flags.confirm_flag(
+        conn, principal, flag_id, reason.strip(), dt.date.today(), choice(kind, CASE_KINDS, "idle") or "idle"))
+
+
+@router.post("/cases/flags/{flag_id}/dismiss")
+def dismiss_flag(request: Request, flag_id: int, reason: Reason = "", principal: Principal = FormUser,
+                 db: Engine = Depends(engine)) -> Response:
+    return _decide(request, flag_id, principal, db, reason,
+                   lambda conn: flags.dismiss_flag(conn, principal, flag_id, reason.strip(), dt.date.today()))
+
+
+def _decide(request: Request, flag_id: int, principal: Principal, db: Engine, reason: str, work) -> Response:  # noqa: ANN001
+    """Confirm (→ the case page) or dismiss a flag; a refusal is shown beside that flag's form."""
+    message = None
+    if len(reason.strip()) < 2:
+        message = "请填写核实意见（至少 2 个字），将记入案卷"
+    else:
+        try:
+            with transaction(db, principal.actor, reason.strip()) as conn:
+                case_id = work(conn)
+            if case_id:
+                return see_other(f"/cases/{case_id}?done=from_flag")
+            return see_other(f"/cases?dismissed={flag_id}")
+        except CaseNotFound:
+            raise PageNotFound(f"没有标记 #{flag_id}") from None
+        except CaseError as exc:
+            message = str(exc)
+    with db.connect() as conn:
+        return _queue_page(request, conn, principal, flag_errors={flag_id: message},
+                           flag_values={flag_id: reason}, status_code=422)

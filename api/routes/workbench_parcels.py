@@ -1,0 +1,124 @@
+"""The parcel page: facts, map inset, indicators, per-mu result, idle findings, history, actions.
+
+Thin: the page's data comes from ``hggis.workbench.parcel_view.parcel_page``; the officer's
+edit goes through ``hggis.workbench.parcel_form.submit_edit`` (→ ``update_parcel`` with its
+version check) and the park manager's flag through ``hggis.idle.flags.flag_parcel``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from sqlalchemy.engine import Connection, Engine
+
+from api.deps import Caller, connection, engine
+from api.nav import maps_href
+from api.workbench import FormUser, PageNotFound, PageRoute, Pager, int_param, see_other, show
+from hggis.access.policy import Principal
+from hggis.db.session import transaction
+from hggis.idle.cases import CaseError, CaseNotFound
+from hggis.idle.flags import flag_parcel
+from hggis.workbench.parcel_form import FORM_FIELDS, LABELS, EditOutcome, form_values, submit_edit
+from hggis.workbench.parcel_view import ParcelNotFound, edit_options, parcel_page
+
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
+HISTORY_PAGE = 30
+FLAG_NOTE_MAX = 2000
+
+
+def _data(conn: Connection, principal: Principal, code: str) -> dict[str, Any]:
+    try:
+        return parcel_page(conn, principal, code)
+    except ParcelNotFound as exc:
+        raise PageNotFound(str(exc)) from None
+
+
+def _page(
+    request: Request,
+    conn: Connection,
+    principal: Principal,
+    code: str,
+    status_code: int = 200,
+    edit: EditOutcome | None = None,
+    flag_values: dict[str, str] | None = None,
+    flag_errors: dict[str, str] | None = None,
+    hpage: int = 1,
+) -> Response:
+    data = _data(conn, principal, code)
+    context: dict[str, Any] = {"d": data, "flag_values": flag_values or {}, "flag_errors": flag_errors or {},
+                               "maps": maps_href(request)}
+    if not data["public"]:
+        parcel = data["parcel"]
+        history = data["history"]
+        pager = Pager(hpage, HISTORY_PAGE, len(history), f"/parcels/{parcel['code']}", param="hpage")
+        context["history_page"] = history[pager.offset:pager.offset + HISTORY_PAGE]
+        context["history_pager"] = pager
+        if data["may_edit"]:
+            context["edit_fields"] = FORM_FIELDS
+            context["edit_labels"] = LABELS
+            context["edit_options"] = edit_options(conn, parcel["adcode"])
+            context["edit_values"] = edit.values if edit else form_values(parcel)
+            context["edit_errors"] = edit.errors if edit else {}
+            context["edit_stale"] = edit.stale if edit else None
+            # after a stale edit the form carries the current version: saving again is a deliberate overwrite
+            context["edit_version"] = parcel["version"]
+        context["saved"] = request.query_params.get("saved")
+        context["flagged"] = request.query_params.get("flagged")
+    return show(request, conn, "wb_parcel.html", context, status_code=status_code)
+
+
+@router.get("/parcels/{code}")
+def parcel(request: Request, code: str, hpage: str | None = None, principal: Principal = Caller,
+           conn: Connection = Depends(connection)) -> Response:
+    return _page(request, conn, principal, code, hpage=int_param(hpage, 1))
+
+
+@router.post("/parcels/{code}/edit")
+async def edit_parcel(
+    request: Request,
+    code: str,
+    version: Annotated[int, Form(ge=1)],
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    principal: Principal = FormUser,
+    db: Engine = Depends(engine),
+) -> Response:
+    form = await request.form()
+    submitted = {name: str(form.get(name, ""))[:1000] for name, _, _ in FORM_FIELDS}
+    with db.connect() as conn:
+        parcel = _data(conn, principal, code)["parcel"]
+    with transaction(db, principal.actor, reason.strip() or None) as conn:
+        outcome = submit_edit(conn, principal, parcel, submitted, version, reason)
+    if outcome.saved:
+        return see_other(f"/parcels/{parcel['code']}?saved={outcome.new_version}#history")
+    with db.connect() as conn:
+        return _page(request, conn, principal, code, status_code=409 if outcome.stale else 422, edit=outcome)
+
+
+@router.post("/parcels/{code}/flag")
+def flag(
+    request: Request,
+    code: str,
+    note: Annotated[str, Form(max_length=FLAG_NOTE_MAX)] = "",
+    document_ref: Annotated[str, Form(max_length=1000)] = "",
+    principal: Principal = FormUser,
+    db: Engine = Depends(engine),
+) -> Response:
+    values = {"note": note, "document_ref": document_ref}
+    errors: dict[str, str] = {}
+    if len(note.strip()) < 2:
+        errors["note"] = "请写明现场所见（至少 2 个字），例如“厂房空置，无生产迹象”"
+    if not errors:
+        try:
+            with transaction(db, principal.actor, note.strip()) as conn:
+                flag_id = flag_parcel(conn, principal, code, note.strip(), document_ref.strip() or None, dt.date.today())
+            return see_other(f"/parcels/{code.strip().upper()}?flagged={flag_id}#idle")
+        except CaseNotFound as exc:
+            raise PageNotFound(str(exc)) from None
+        except CaseError as exc:
+            errors["_flag"] = f"未能标记：{exc}"
+    with db.connect() as conn:
+        return _page(request, conn, principal, code, status_code=422, flag_values=values, flag_errors=errors)
+

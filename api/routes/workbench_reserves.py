@@ -1,0 +1,103 @@
+"""The reserves page: the county ledger against the plan's target and the site finder.
+
+Thin: ``hggis.reserves.ledger.reserve_ledger`` and ``hggis.reserves.sites.find_sites`` do
+the work; the site finder is a GET form (a read), so its results can be bookmarked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from api.deps import connection
+from api.workbench import PageRoute, PageUser, choice, require_grant, show
+from hggis.access.policy import Principal
+from hggis.reserves.common import InvalidRequest
+from hggis.reserves.ledger import reserve_ledger
+from hggis.reserves.sites import MAX_LIMIT, SiteQuery, find_sites
+from hggis.workbench.messages import site_reason
+from hggis.workbench.outlines import county_outlines
+
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
+CHANGE_DAYS = 30
+FORM_FIELDS = ("min_mu", "max_mu", "adcode", "park_id", "industry", "max_slope", "near_park", "limit")
+
+
+def _number(values: dict[str, str], name: str, errors: dict[str, str], integer: bool = False) -> Any:
+    raw = (values.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw) if integer else float(raw)
+    except ValueError:
+        errors[name] = "应为整数" if integer else "应为数字"
+        return None
+
+
+def _site_query(values: dict[str, str], options: dict[str, Any], errors: dict[str, str]) -> SiteQuery | None:
+    min_mu = _number(values, "min_mu", errors)
+    max_mu = _number(values, "max_mu", errors)
+    if min_mu is None and "min_mu" not in errors:
+        errors["min_mu"] = "请填写最小面积（亩）"
+    if max_mu is None and "max_mu" not in errors:
+        errors["max_mu"] = "请填写最大面积（亩）"
+    slope = _number(values, "max_slope", errors)
+    limit = _number(values, "limit", errors, integer=True) or 20
+    if not 1 <= limit <= MAX_LIMIT:
+        errors["limit"] = f"结果数量应在 1 至 {MAX_LIMIT} 之间"
+    if errors:
+        return None
+    park = values.get("park_id") or ""
+    near_park = values.get("near_park") or ""
+    park_ids = {k for k, _ in options["parks"]}
+    return SiteQuery(
+        min_mu=min_mu, max_mu=max_mu,
+        adcode=choice(values.get("adcode") or None, {a for a, _ in options["counties"]}),
+        park_id=int(park) if park in park_ids else None,
+        industry=choice(values.get("industry") or None, {c for c, _ in options["industries"]}),
+        max_slope_deg=slope,
+        near_park=int(near_park) if near_park in park_ids else None,
+        limit=limit,
+    )
+
+
+def _options(conn: Connection) -> dict[str, Any]:
+    return {
+        "counties": [(r.adcode, r.name) for r in conn.execute(text("SELECT adcode, name FROM counties ORDER BY adcode"))],
+        "parks": [(str(r.id), r.name) for r in conn.execute(text("SELECT id, name FROM parks ORDER BY adcode, name"))],
+        "industries": [(r.code, r.name) for r in conn.execute(text("SELECT code, name FROM industries ORDER BY sort_order"))],
+    }
+
+
+@router.get("/reserves")
+def reserves(request: Request, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
+    require_grant(principal, "reserves")
+    ledger = reserve_ledger(conn, principal, since=dt.date.today() - dt.timedelta(days=CHANGE_DAYS))
+    options = _options(conn)
+    values = {k: request.query_params.get(k, "") for k in FORM_FIELDS}
+    errors: dict[str, str] = {}
+    found = None
+    if request.query_params.get("find"):
+        query = _site_query(values, options, errors)
+        if query is not None:
+            try:
+                found = find_sites(conn, principal, query)
+            except InvalidRequest as exc:
+                field = {"near": "near_park", "max_slope_deg": "max_slope"}.get(exc.field, exc.field)
+                errors[field if field in FORM_FIELDS else "_form"] = site_reason(exc.reason)
+    scale = max([r.target_max_mu or 0 for r in ledger.rows] + [r.reserve_mu for r in ledger.rows] + [1])
+    sites_geojson = None
+    if found:
+        sites_geojson = {"type": "FeatureCollection", "features": county_outlines(conn) + [
+            {"type": "Feature", "geometry": s["geometry"], "properties": {"rank": s["rank"], "area_mu": s["area_mu"]}}
+            for s in found["results"] if s.get("geometry")
+        ]}
+    return show(request, conn, "wb_reserves.html", {
+        "ledger": ledger, "scale": scale, "change_days": CHANGE_DAYS, "options": options, "values": values,
+        "errors": errors, "found": found, "sites_geojson": sites_geojson,
+    }, status_code=422 if errors else 200)

@@ -1,0 +1,161 @@
+"""招商地图: land on offer for investors, with filters and the site finder's results.
+
+Public. What an investor sees of a parcel is the public allow-list of
+``hggis.features.LAYERS['parcels']`` (land on offer only: standard land put up for sale and
+recovered land offered again) plus what is published with it by design: the 标准地
+control indicators and the park's contact office. The same fields go into the inline
+GeoJSON and into the public vector tiles (hggis.tiles), so a popup shows the same thing
+whichever way the layer is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from hggis.access.policy import Principal, authorize
+from hggis.config import get_settings
+from hggis.features import LAYERS
+from hggis.mapdata.common import MapRequestError, feature_collection
+
+LAND = LAYERS["parcels"]
+LAND_SOURCE = LAND.source + " LEFT JOIN control_indicators ci ON ci.parcel_id = p.id"
+
+#: The public fields of land on offer, plus the published control indicators and contact.
+LAND_FIELDS: dict[str, str] = {
+    **LAND.public_fields,
+    "area_mu": "round(p.area_mu::numeric, 1)::float8",
+    "contact_office": "k.contact_office",
+    "investment_intensity": "ci.investment_intensity::float8",
+    "far_min": "ci.far_min::float8",
+    "far_max": "ci.far_max::float8",
+    "tax_per_mu_required": "ci.tax_per_mu::float8",
+    "output_intensity": "ci.output_intensity::float8",
+    "building_coverage_min": "ci.building_coverage_min::float8",
+    "green_ratio_max": "ci.green_ratio_max::float8",
+    "construction_months": "ci.construction_months",
+}
+
+MAX_SITE_RESULTS = 20
+
+
+@dataclass(frozen=True)
+class LandFilter:
+    adcode: str | None = None
+    industry: str | None = None
+    min_mu: float | None = None
+    max_mu: float | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """Conditions on ``p`` (parcels) for the filter; every value is a bound parameter."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if self.adcode is not None:
+            clauses.append("p.adcode = :lf_adcode")
+            params["lf_adcode"] = self.adcode
+        if self.industry is not None:
+            clauses.append("p.intended_industry = :lf_industry")
+            params["lf_industry"] = self.industry
+        if self.min_mu is not None:
+            clauses.append("p.area_mu >= :lf_min")
+            params["lf_min"] = self.min_mu
+        if self.max_mu is not None:
+            clauses.append("p.area_mu <= :lf_max")
+            params["lf_max"] = self.max_mu
+        return (" AND ".join(clauses) or "TRUE"), params
+
+    def query(self) -> dict[str, Any]:
+        return {k: v for k, v in (("adcode", self.adcode), ("industry", self.industry),
+                                   ("min_mu", self.min_mu), ("max_mu", self.max_mu)) if v is not None}
+
+
+def check_filter(conn: Connection, f: LandFilter) -> LandFilter:
+    """Validate a filter (MapRequestError with the field and a reason)."""
+    if f.adcode is not None and conn.execute(text("SELECT 1 FROM counties WHERE adcode = :a"), {"a": f.adcode}).first() is None:
+        raise MapRequestError("adcode", f"unknown county {f.adcode!r}")
+    if f.industry is not None and conn.execute(text("SELECT 1 FROM industries WHERE code = :c"), {"c": f.industry}).first() is None:
+        raise MapRequestError("industry", f"unknown industry {f.industry!r}")
+    for name in ("min_mu", "max_mu"):
+        value = getattr(f, name)
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise MapRequestError(name, "area in 亩 must be a finite number ≥ 0")
+    if f.min_mu is not None and f.max_mu is not None and f.min_mu > f.max_mu:
+        raise MapRequestError("min_mu", "the minimum area is larger than the maximum")
+    return f
+
+
+@dataclass
+class LandMapData:
+    filter: LandFilter
+    count: int
+    area_mu: float
+    inline: dict[str, Any] | None  # FeatureCollection, or None when drawn from tiles
+    tile_query: dict[str, Any]
+    sites: dict[str, Any] | None = None  # the site finder's answer, when asked
+    site_features: dict[str, Any] = field(default_factory=lambda: {"type": "FeatureCollection", "features": []})
+
+
+def _props_sql() -> str:
+    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in LAND_FIELDS.items()) + ")"
+
+
+def land_on_offer(conn: Connection, principal: Principal, f: LandFilter, inline_max: int | None = None) -> LandMapData:
+    """The land on offer matching ``f``: inline GeoJSON when small, else a tile query for hggis.tiles."""
+    authorize(principal, "parcels", "read")
+    check_filter(conn, f)
+    cond, params = f.sql()
+    where = f"{LAND.where} AND {cond}"
+    count, area = conn.execute(
+        text(f"SELECT count(*), coalesce(sum(p.area_mu), 0) FROM parcels p WHERE {where}"), params
+    ).one()
+    limit = get_settings().hggis_map_inline_max if inline_max is None else inline_max
+    inline = None
+    if count <= limit:
+        inline = feature_collection(
+            conn,
+            f"SELECT ST_AsGeoJSON(p.geom, 7)::json AS geometry, {_props_sql()} AS properties "
+            f"FROM {LAND_SOURCE} WHERE {where} ORDER BY p.code",
+            params,
+        )
+    return LandMapData(filter=f, count=count, area_mu=round(float(area), 1), inline=inline, tile_query=f.query())
+
+
+def find_sites_for_map(conn: Connection, principal: Principal, f: LandFilter, limit: int = 10) -> dict[str, Any]:
+    """The site finder (hggis.reserves.sites) for the filter's county, industry and area range."""
+    from hggis.reserves.sites import SiteQuery, find_sites
+
+    if f.min_mu is None or f.max_mu is None:
+        raise MapRequestError("min_mu", "the site finder needs an area range (min_mu and max_mu, 亩)")
+    q = SiteQuery(min_mu=f.min_mu, max_mu=f.max_mu, adcode=f.adcode, industry=f.industry,
+                  limit=min(limit, MAX_SITE_RESULTS))
+    try:
+        return find_sites(conn, principal, q)
+    except ValueError as exc:  # InvalidRequest carries the field
+        raise MapRequestError(getattr(exc, "field", "sites"), str(exc)) from None
+
+
+def site_features(answer: dict[str, Any]) -> dict[str, Any]:
+    """The site finder's results as GeoJSON features (site rank, area, parcels, explanation).
+
+    ``site_rank``/``site_score`` rank sites, not enterprises; the names keep them apart from the
+    confidential evaluation ``rank``/``score`` fields.
+    """
+    features = []
+    for r in answer.get("results", []):
+        if r.get("geometry") is None:
+            continue
+        features.append({
+            "type": "Feature",
+            "geometry": r["geometry"],
+            "properties": {
+                "site_rank": r["rank"], "county": r["county"], "parks": "、".join(r.get("parks") or []),
+                "area_mu": round(float(r["area_mu"]), 1), "parcel_count": r["parcel_count"],
+                "parcels": "、".join(r.get("parcels") or []), "site_score": r["score"],
+                "explanation": r.get("explanation"),
+            },
+        })
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,126 @@
+"""Uploaded files kept between the dry run and the confirmation of a web import.
+
+The web import is two steps: the officer uploads a file and reads the dry-run report, then
+confirms. The file is kept here in between (under ``HGGIS_VAR_DIR/uploads``, private to the
+server), named by a random token and tied to the user who uploaded it; the confirmation
+re-reads exactly these bytes (the checksum is compared with the dry run's) and the file is
+removed afterwards. Stale uploads are swept after ``KEEP_HOURS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hggis.config import get_settings
+
+KEEP_HOURS = 24
+_TOKEN_RX = re.compile(r"^[0-9a-f]{32}$")
+
+
+class StagingError(LookupError):
+    """No staged upload for this token and user (expired, confirmed already, or someone else's)."""
+
+
+@dataclass
+class Staged:
+    token: str
+    owner: str
+    kind: str  # parcels | figures
+    file_name: str  # the name the user knows the file by
+    stored_name: str
+    checksum: str
+    size: int
+    options: dict[str, Any]
+    created: str
+    dry_run_import_id: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return staging_root() / self.token / self.stored_name
+
+
+def staging_root() -> Path:
+    root = Path(get_settings().hggis_var_dir) / "uploads"
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return root
+
+
+def _checksum(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def new_slot() -> tuple[str, Path]:
+    """A fresh private directory for an upload being received: (token, directory)."""
+    sweep()
+    token = secrets.token_hex(16)
+    directory = staging_root() / token
+    directory.mkdir(mode=0o700)
+    return token, directory
+
+
+def stage(token: str, owner: str, kind: str, file_name: str, stored: Path, options: dict[str, Any]) -> Staged:
+    """Record the received file of slot ``token`` (already written to ``stored``)."""
+    checksum, size = _checksum(stored)
+    item = Staged(token, owner, kind, file_name, stored.name, checksum, size, options,
+                  dt.datetime.now(dt.timezone.utc).isoformat())
+    _write_meta(item)
+    return item
+
+
+def _write_meta(item: Staged) -> None:
+    (staging_root() / item.token / "meta.json").write_text(json.dumps(asdict(item), ensure_ascii=False), encoding="utf-8")
+
+
+def remember_dry_run(item: Staged, import_id: int | None) -> None:
+    item.dry_run_import_id = import_id
+    _write_meta(item)
+
+
+def load(token: str, owner: str) -> Staged:
+    """The staged upload ``token`` of ``owner``, its bytes unchanged since the dry run."""
+    if not _TOKEN_RX.match(token or ""):
+        raise StagingError("无效的上传编号")
+    meta = staging_root() / token / "meta.json"
+    if not meta.is_file():
+        raise StagingError("上传的文件已不在服务器上（已确认导入、已放弃或超过保留时间），请重新上传")
+    item = Staged(**json.loads(meta.read_text(encoding="utf-8")))
+    if item.owner != owner:
+        raise StagingError("这不是您上传的文件")
+    created = dt.datetime.fromisoformat(item.created)
+    if dt.datetime.now(dt.timezone.utc) - created > dt.timedelta(hours=KEEP_HOURS):
+        discard(token)
+        raise StagingError(f"上传的文件已超过 {KEEP_HOURS} 小时保留时间，请重新上传")
+    if not item.path.is_file() or _checksum(item.path)[0] != item.checksum:
+        discard(token)
+        raise StagingError("上传的文件在服务器上已变化，请重新上传")
+    return item
+
+
+def discard(token: str) -> None:
+    if _TOKEN_RX.match(token or ""):
+        shutil.rmtree(staging_root() / token, ignore_errors=True)
+
+
+def sweep() -> int:
+    """Remove uploads older than KEEP_HOURS; returns how many."""
+    limit = dt.datetime.now().timestamp() - KEEP_HOURS * 3600
+    removed = 0
+    for directory in staging_root().iterdir():
+        if directory.is_dir() and _TOKEN_RX.match(directory.name) and directory.stat().st_mtime < limit:
+            shutil.rmtree(directory, ignore_errors=True)
+            removed += 1
+    return removed
