@@ -22,6 +22,7 @@ from hggis.db.models import CONTRACT_KINDS, PARCEL_STATUSES
 from hggis.db.session import set_actor
 from hggis.identifiers import validate_parcel_code
 from hggis.parcels import InvalidParcel, ParcelInput, check_parcel, create_parcel
+from hggis.terrain.service import refresh_terrain
 from hggis.validation import as_multipolygon
 
 # Column -> Python type accepted in an edit. Geometry is handled separately.
@@ -153,6 +154,8 @@ def update_parcel(
     ).scalar_one_or_none()
     if new_version is None:  # only possible if the row lock was bypassed
         _check_version(conn, _locked(conn, code), expected_version)
+    if "geometry" in changes:
+        refresh_terrain(conn, [row.id])  # slope and elevation follow the new outline
     return new_version
 
 
@@ -214,8 +217,11 @@ def split_parcel(
     attrs = _copy_attributes(conn, row.id)
     set_actor(conn, principal.actor, reason)
     conn.execute(text("UPDATE parcels SET retired_at = now(), version = version + 1 WHERE id = :i"), {"i": row.id})
-    for (child_code, _), geom in zip(children, geoms, strict=True):
+    child_ids = [
         create_parcel(conn, ParcelInput(code=child_code, geometry=geom, parent_codes=[row.code], **attrs))
+        for (child_code, _), geom in zip(children, geoms, strict=True)
+    ]
+    refresh_terrain(conn, child_ids)
     return [c for c, _ in children]
 
 
@@ -284,5 +290,6 @@ def merge_parcels(
     set_actor(conn, principal.actor, reason)
     conn.execute(text("UPDATE parcels SET retired_at = now(), version = version + 1 WHERE id = ANY(:ids)"), {"ids": ids})
     geom = shapely.from_wkb(bytes(merged[0]))
-    create_parcel(conn, ParcelInput(code=new_code, geometry=geom, parent_codes=[r.code for r in rows], **attrs))
+    new_id = create_parcel(conn, ParcelInput(code=new_code, geometry=geom, parent_codes=[r.code for r in rows], **attrs))
+    refresh_terrain(conn, [new_id])
     return new_code

@@ -427,3 +427,32 @@ def test_reimport_of_a_shrunk_dem_hands_parcels_back_to_the_best_other_dem(clean
         moved = _terrain(conn, east)
         assert moved["mean_elevation_m"] == 5.0 and moved["terrain_status"] == "full"
         assert moved["terrain_dem_id"] != x1.dem_id
+
+
+def test_editing_a_parcel_through_the_service_refreshes_its_terrain(clean_db, tmp_path):
+    """update_parcel and split_parcel recompute slope/elevation of the new outlines at once."""
+    from hggis.access.policy import operator
+    from hggis.parcel_edits import split_parcel, update_parcel
+    from tests.factories import parcel_code
+
+    x0, y0 = in_crs(4547, shapely.Point(HUANGZHOU)).coords[0]
+    f = _plane(x0, y0)
+    dem = dem_from_function(tmp_path / "plane.tif", 4547, f)
+    with transaction(clean_db, "test") as conn:
+        pid = add_parcel(conn, 1, side_m=200)
+    import_dem(clean_db, dem, ADMIN, out_dir=tmp_path / "var")
+    new_geom = square(HUANGZHOU[0] + 0.003, HUANGZHOU[1] + 0.008, 200)
+    with transaction(clean_db, "test", "边界更正") as conn:
+        update_parcel(conn, operator(), parcel_code(1), {"geometry": new_geom}, 1, "边界更正")
+        row = _terrain(conn, pid)
+    poly = in_crs(4547, new_geom)
+    assert row["terrain_stale"] is False
+    assert row["mean_elevation_m"] == pytest.approx(f(poly.centroid.x, poly.centroid.y), abs=0.2)
+    minx, miny, maxx, maxy = new_geom.bounds
+    mid = (minx + maxx) / 2
+    halves = [(parcel_code(2), shapely.box(minx, miny, mid, maxy)), (parcel_code(3), shapely.box(mid, miny, maxx, maxy))]
+    with transaction(clean_db, "test", "分宗") as conn:
+        split_parcel(conn, operator(), parcel_code(1), halves, 2, "分宗")
+        ids = conn.execute(text("SELECT id FROM parcels WHERE code = ANY(:c) ORDER BY code"),
+                           {"c": [c for c, _ in halves]}).scalars().all()
+        assert [_terrain(conn, i)["terrain_status"] for i in ids] == ["full", "full"]
