@@ -197,7 +197,7 @@ def test_ranking_by_area_fit_and_distance(clean_db):
         assert c["slope"]["value"] == 0.5  # no terrain statistics: unknown slope scores 0.5
         assert c["distance"]["value"] == pytest.approx(1 / (1 + site["distance_m"] / 5000), abs=1e-3)
         assert c["area_fit"]["value"] == pytest.approx(1 - 0.5 * abs(site["area_mu"] - 200) / 100, abs=1e-3)
-        assert site["score"] == pytest.approx(sum(c[k]["value"] * w[k] for k in w), abs=1e-3)
+        assert site["site_score"] == pytest.approx(sum(c[k]["value"] * w[k] for k in w), abs=1e-3)
         assert "slope_unknown" in site["slope_flags"]
     assert "主要差在距离" in second["explanation"] and "主要差在面积契合" in third["explanation"]
     assert top["explanation"].startswith("第 1 名")

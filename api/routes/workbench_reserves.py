@@ -94,7 +94,7 @@ def reserves(request: Request, principal: Principal = PageUser, conn: Connection
     sites_geojson = None
     if found:
         sites_geojson = {"type": "FeatureCollection", "features": county_outlines(conn) + [
-            {"type": "Feature", "geometry": s["geometry"], "properties": {"rank": s["rank"], "area_mu": s["area_mu"]}}
+            {"type": "Feature", "geometry": s["geometry"], "properties": {"site_rank": s["site_rank"], "area_mu": s["area_mu"]}}
             for s in found["results"] if s.get("geometry")
         ]}
     return show(request, conn, "wb_reserves.html", {

@@ -13,7 +13,7 @@
   };
   function kind(f) {
     if (f.properties && f.properties.outline) { return "outline"; }
-    if (f.properties && f.properties.rank !== undefined) { return "site"; }
+    if (f.properties && f.properties.site_rank !== undefined) { return "site"; }
     return f.properties && f.properties.self ? "self" : "other";
   }
   function draw(box) {
@@ -30,7 +30,7 @@
       onEachFeature: function (f, l) {
         var p = f.properties || {};
         if (kind(f) === "site") {
-          l.bindTooltip("第 " + p.rank + " 名，" + p.area_mu + " 亩", { permanent: fc.features.length <= 10 });
+          l.bindTooltip("第 " + p.site_rank + " 名，" + p.area_mu + " 亩", { permanent: fc.features.length <= 10 });
           focus.push(l);
         } else if (kind(f) === "outline") {
           return;

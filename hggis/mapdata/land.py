@@ -152,9 +152,9 @@ def site_features(answer: dict[str, Any]) -> dict[str, Any]:
             "type": "Feature",
             "geometry": r["geometry"],
             "properties": {
-                "site_rank": r["rank"], "county": r["county"], "parks": "、".join(r.get("parks") or []),
+                "site_rank": r["site_rank"], "county": r["county"], "parks": "、".join(r.get("parks") or []),
                 "area_mu": round(float(r["area_mu"]), 1), "parcel_count": r["parcel_count"],
-                "parcels": "、".join(r.get("parcels") or []), "site_score": r["score"],
+                "parcels": "、".join(r.get("parcels") or []), "site_score": r["site_score"],
                 "explanation": r.get("explanation"),
             },
         })

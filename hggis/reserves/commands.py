@@ -258,7 +258,7 @@ def find(
         slope = "—" if r["mean_slope_deg"] is None else f"{r['mean_slope_deg']:.1f}°/{r['max_slope_deg']:.1f}°"
         dist = "" if r["distance_m"] is None else f"  {r['distance_m'] / 1000:.2f} km"
         typer.echo(
-            f"#{r['rank']:<3}{r['score']:.3f}  {r['county']}  {r['area_mu']:.1f} 亩  {r['parcel_count']} 宗  坡度 {slope}{dist}"
+            f"#{r['site_rank']:<3}{r['site_score']:.3f}  {r['county']}  {r['area_mu']:.1f} 亩  {r['parcel_count']} 宗  坡度 {slope}{dist}"
         )
         typer.echo(f"     {', '.join(r['parcels'])}")
         typer.echo(f"     {r['explanation']}")

@@ -640,8 +640,9 @@ def find_sites(conn: Connection, principal: Principal, q: SiteQuery) -> dict[str
 
 
 def _result(s: dict[str, Any], rank: int, geometry: Any, q: SiteQuery, neighbour: dict[str, Any] | None, ref: Reference | None) -> dict[str, Any]:
+    # site_rank / site_score: a site's place in this search, never an enterprise's evaluation
     out = {
-        "rank": rank,
+        "site_rank": rank,
         "kind": s["kind"],
         "adcode": s["adcode"],
         "county": s["county"],
@@ -662,7 +663,7 @@ def _result(s: dict[str, Any], rank: int, geometry: Any, q: SiteQuery, neighbour
         "slope_flags": [f for f, on in (("slope_unknown", s["unknown_slope_mu"] > 0), ("slope_partial", s["slope_partial"]),
                                          ("slope_stale", s["slope_stale"])) if on],
         "distance_m": None if s["distance_m"] is None else round(float(s["distance_m"]), 1),
-        "score": round(s["score"], 4),
+        "site_score": round(s["score"], 4),
         "components": {k: {kk: round(vv, 4) for kk, vv in v.items()} for k, v in s["components"].items()},
         "geometry": geometry,
     }
