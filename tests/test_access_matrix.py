@@ -104,6 +104,9 @@ def world(engine):
             run_id=run_id,
         )
     wipe_data(engine)
+    with engine.begin() as conn:  # model versions are reference data, not wiped between tests
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("DELETE FROM evaluation_models WHERE name LIKE '矩阵测试%'"))
 
 
 def _version(w: World, code: str) -> int:
