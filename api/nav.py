@@ -56,7 +56,7 @@ def _all_paths(routes) -> list[str]:  # noqa: ANN001
 
 
 def maps_href(request: Request) -> str | None:
-    """The maps pages arrive with their own issue; link the shortest one once they are mounted."""
+    """The entry map of the nav: the shortest mounted /maps/ path (the maps register their own routes)."""
     state = request.app.state
     if not hasattr(state, "maps_href"):
         paths = sorted(_paths(request), key=len)

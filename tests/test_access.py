@@ -172,7 +172,7 @@ def test_users_are_managed_by_city_admin_only(world):
         assert {u["username"] for u in list_users(conn, admin)} >= {"admin", "officer-hz"}
         with pytest.raises(Forbidden):
             create_user(conn, officer, "sneaky", "city_admin")
-        with pytest.raises(UserError, match="needs at least one --county"):
+        with pytest.raises(UserError, match="needs at least one county"):
             create_user(conn, admin, "no-scope", "county_officer")
 
 

@@ -55,6 +55,22 @@ def _principal(row) -> Principal:  # noqa: ANN001
     )
 
 
+def check_role_scope(conn: Connection, role: str, counties: list[str], parks: list[int]) -> None:
+    """A role exists and its scope names real counties and parks (UserError otherwise)."""
+    if role not in ROLES or role == "public":
+        raise UserError(f"unknown role {role!r}: one of park_manager, county_officer, city_admin")
+    if role == "county_officer" and not counties:
+        raise UserError("a county_officer needs at least one county (--county)")
+    if role == "park_manager" and not parks:
+        raise UserError("a park_manager needs at least one park (--park)")
+    known = set(conn.execute(text("SELECT adcode FROM counties")).scalars())
+    if unknown := [c for c in counties if c not in known]:
+        raise UserError(f"unknown county code(s): {', '.join(unknown)}")
+    known_parks = set(conn.execute(text("SELECT id FROM parks")).scalars())
+    if unknown_parks := [p for p in parks if p not in known_parks]:
+        raise UserError(f"unknown park id(s): {', '.join(map(str, unknown_parks))}")
+
+
 def create_user(
     conn: Connection,
     by: Principal | None,
@@ -67,19 +83,8 @@ def create_user(
     """Create a user; ``by`` None means the operator's terminal (bootstrap of the first admin)."""
     if by is not None:
         authorize(by, "users", "write")
-    if role not in ROLES or role == "public":
-        raise UserError(f"unknown role {role!r}: one of park_manager, county_officer, city_admin")
     counties, parks = sorted(set(counties or [])), sorted(set(parks or []))
-    if role == "county_officer" and not counties:
-        raise UserError("a county_officer needs at least one --county")
-    if role == "park_manager" and not parks:
-        raise UserError("a park_manager needs at least one --park")
-    known = set(conn.execute(text("SELECT adcode FROM counties")).scalars())
-    if unknown := [c for c in counties if c not in known]:
-        raise UserError(f"unknown county code(s): {', '.join(unknown)}")
-    known_parks = set(conn.execute(text("SELECT id FROM parks")).scalars())
-    if unknown_parks := [p for p in parks if p not in known_parks]:
-        raise UserError(f"unknown park id(s): {', '.join(map(str, unknown_parks))}")
+    check_role_scope(conn, role, counties, parks)
     if conn.execute(text("SELECT 1 FROM users WHERE username = :u"), {"u": username}).first():
         raise UserError(f"user {username} already exists")
     try:

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from hggis.access.policy import ROLES, Principal, authorize
+from hggis.access.policy import Principal, authorize
 from hggis.access.users import (
     DEFAULT_TOKEN_DAYS,
     IssuedToken,
     UserError,
+    check_role_scope,
     create_user,
     issue_token,
     list_users,
@@ -61,21 +62,6 @@ def user_tokens(conn: Connection, by: Principal, uid: int) -> list[dict[str, Any
     return [dict(r) for r in rows]
 
 
-def _check_scope(conn: Connection, role: str, counties: list[str], parks: list[int]) -> None:
-    if role not in ROLES or role == "public":
-        raise UserError(f"unknown role {role!r}: one of park_manager, county_officer, city_admin")
-    if role == "county_officer" and not counties:
-        raise UserError("a county_officer needs at least one county")
-    if role == "park_manager" and not parks:
-        raise UserError("a park_manager needs at least one park")
-    known = set(conn.execute(text("SELECT adcode FROM counties")).scalars())
-    if unknown := [c for c in counties if c not in known]:
-        raise UserError(f"unknown county code(s): {', '.join(unknown)}")
-    known_parks = set(conn.execute(text("SELECT id FROM parks")).scalars())
-    if unknown_parks := [p for p in parks if p not in known_parks]:
-        raise UserError(f"unknown park id(s): {', '.join(map(str, unknown_parks))}")
-
-
 def _other_admins(conn: Connection, uid: int) -> int:
     return conn.execute(
         text("SELECT count(*) FROM users WHERE role = 'city_admin' AND active AND id <> :u"), {"u": uid}
@@ -105,7 +91,7 @@ def admin_set_role_scope(
     """Change a user's role and scope; their sessions and tokens carry the new rights at once."""
     authorize(by, "users", "write")
     counties, parks = sorted(set(counties)), sorted(set(parks))
-    _check_scope(conn, role, counties, parks)
+    check_role_scope(conn, role, counties, parks)
     current = get_user(conn, by, uid)
     if current["role"] == "city_admin" and role != "city_admin" and _other_admins(conn, uid) == 0:
         raise UserError("the last active city_admin cannot lose the role: make another administrator first")
