@@ -260,7 +260,7 @@ def main() -> None:
             return next(link["href"] for link in first["links"] if link["rel"] == "next")
 
         scenarios = [
-            Scenario("parcels, bbox ~5.5 km, token", "all parcels (1 M table), Bearer token (argon2 check per request)",
+            Scenario("parcels, bbox ~5.5 km, token", "all parcels (1 M table), Bearer token (argon2 on first use, then remembered)",
                      lambda rng: items.format("parcels") + f"&bbox={small(rng)}", "token"),
             Scenario("parcels, bbox ~5.5 km, session", "all parcels, signed-in web session (cheap auth)",
                      lambda rng: items.format("parcels") + f"&bbox={small(rng)}", "session"),
