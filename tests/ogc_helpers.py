@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
-import uvicorn
 from sqlalchemy.engine import Engine
 
-from api.app import create_app
 from hggis.db.session import transaction
 from hggis.enterprises import EnterpriseInput, create_enterprise
 from hggis.parcels import ParcelInput, create_parcel
 from tests.factories import HUANGZHOU, add_park, credit_code, parcel_code, square
+from tests.live_server import live_server as shared_live_server
 
 # The domain reference point: 115.0°E 30.5°N is (596001.31, 3375966.96) in EPSG:4547 (E, N).
 REF_LON, REF_LAT = 115.0, 30.5
@@ -64,26 +60,8 @@ def _parcel(conn, serial: int, status: str, park: int, **kw) -> str:  # noqa: AN
     return parcel_code(serial)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def live_server(engine: Engine) -> Iterator[str]:
-    """``api.app.create_app(engine)`` served by uvicorn on a free loopback port; yields the /ogc URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/ogc"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    """The app on a free loopback port; yields the /ogc URL."""
+    with shared_live_server(engine) as base:
+        yield f"{base}/ogc"

@@ -10,33 +10,23 @@ screenshot is saved under test-artifacts/.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import text
 
-from api.app import create_app
 from hggis.access.policy import CONFIDENTIAL_FIELDS
 from hggis.config import PROJECT_ROOT
+from tests.live_server import live_server
 from tests.maps_helpers import EVAL_YEAR, add_user, load_maps_demo
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run",
         "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +37,10 @@ def server(engine) -> Iterator[tuple[str, object, str]]:
     assert Path(CHROMIUM).exists() or shutil.which("chromium"), "Chromium is installed by scripts/setup-system.sh"
     load_maps_demo(engine)
     _token, sid = add_user(engine, "browser_admin", "city_admin")
-    port = _free_port()
-    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", engine, sid
+        with live_server(engine) as base:
+            yield base, engine, sid
     finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
         wipe_data(engine)
 
 

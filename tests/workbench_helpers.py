@@ -4,25 +4,19 @@ a headless Chromium that may only talk to localhost, and a Shapefile to import."
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api.app import create_app
 from hggis.access.policy import operator
 from hggis.access.users import create_user, set_password
 from hggis.config import PROJECT_ROOT
 from hggis.db.session import transaction
+from tests.live_server import free_port, live_server  # noqa: F401 (re-exported for the tests)
 
 PASSWORD = "workbench-test-password"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "workbench"
@@ -47,31 +41,6 @@ def add_web_user(engine: Engine, username: str, role: str, counties=None, parks=
         uid = create_user(conn, operator(), username, role, counties, parks, display_name=f"测试{username}")
         set_password(conn, uid, PASSWORD)
     return WebUser(username, role, uid)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def live_server(engine: Engine) -> Iterator[str]:
-    """``create_app(engine)`` served by uvicorn on a free loopback port; yields the base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @dataclass
