@@ -16,7 +16,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -25,11 +24,12 @@ from sqlalchemy.engine import Connection
 
 from api.deps import SignedIn
 from api.pages_common import TEMPLATES, render
+from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant
 from hggis.summary import dataset_label
 
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = clock.local_tz()
 
 
 def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

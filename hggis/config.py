@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         description="Public maps show a park's total output only when at least this many enterprises report "
         "figures, so no single firm's output can be read off (statistical confidentiality).",
     )
+    hggis_timezone: str = Field(
+        default="Asia/Shanghai", description="Zone of the local calendar: 'today', deadlines and legal dates."
+    )
     hggis_upload_max_mb: float = Field(
         default=200, description="Largest file accepted by the web upload of imports (MB); larger uploads get 413."
     )

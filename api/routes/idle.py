@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import Caller, SignedIn, connection, engine
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.idle import cases, deadlines as dl, flags, listing, rules, scan
@@ -58,7 +59,7 @@ def get_rules(
     as_of: dt.date | None = None, principal: Principal = SignedIn, conn: Connection = Depends(connection)
 ) -> dict[str, Any]:
     def act() -> dict[str, Any]:
-        rs = rules.rule_set_in_force(conn, as_of or dt.date.today())
+        rs = rules.rule_set_in_force(conn, as_of or clock.today())
         return {
             "rule_set": rs.as_dict(),
             "rules": rules.rule_catalogue(conn, rs.id),
@@ -373,7 +374,7 @@ def get_deadlines(
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> Any:
-    day = as_of or dt.date.today()
+    day = as_of or clock.today()
     rows = _run(lambda: dl.deadlines(conn, principal, day, lookahead_days))
     name = f"idle-deadlines-{day.isoformat()}"
     if format == "csv":

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import Caller, Public, SignedIn, connection, engine
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.reserves.common import InvalidRequest, NotFound
@@ -70,7 +71,7 @@ def ledger(as_of: AsOf = None, since: Since = None, principal: Principal = Calle
 def ledger_xlsx(as_of: AsOf = None, since: Since = None, principal: Principal = Caller,
                 conn: Connection = Depends(connection)) -> Response:
     data = _call(lambda: ledger_xlsx_bytes(reserve_ledger(conn, principal, as_of=as_of, since=since)))
-    name = f"reserve-ledger-{(as_of or dt.date.today()).isoformat()}.xlsx"
+    name = f"reserve-ledger-{(as_of or clock.today()).isoformat()}.xlsx"
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -8,7 +8,6 @@ through ``hggis.idle.flags``.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -28,6 +27,7 @@ from api.workbench import (
     see_other,
     show,
 )
+from hggis import clock
 from hggis.access.policy import Principal, can, grant
 from hggis.db.session import transaction
 from hggis.idle import cases, deadlines, flags, scan
@@ -52,7 +52,7 @@ def _queue_page(request: Request, conn: Connection, principal: Principal, page: 
                 state: str | None = None, flag_errors: dict[int, str] | None = None,
                 flag_values: dict[int, str] | None = None, status_code: int = 200) -> Response:
     require_grant(principal, "idle_cases")
-    today = dt.date.today()
+    today = clock.today()
     due = deadlines.deadlines(conn, principal, today)
     sections = [(title, [d for d in due if d["kind"] in kinds]) for title, kinds in QUEUE_SECTIONS]
     chosen_state = choice(state, CASE_STATES)
@@ -83,7 +83,7 @@ def queue(request: Request, page: str | None = None, state: str | None = None, p
 @router.post("/cases/scan")
 def run_scan(principal: Principal = FormUser, db: Engine = Depends(engine)) -> Response:
     """Scan the caller's parcels against the idle-land rules as of today (stored; hggis.idle.scan)."""
-    today = dt.date.today()
+    today = clock.today()
     reason = f"闲置土地扫描（截至 {today}，工作台）"
     with transaction(db, principal.actor, reason) as conn:
         summary = scan.run_scan(conn, principal, today, reason)
@@ -120,7 +120,7 @@ def _case_page(request: Request, conn: Connection, principal: Principal, case_id
     return show(request, conn, "wb_case.html", {
         "c": case, "may_write": may_write, "steps": steps, "actions": ACTIONS, "step_fields": STEP_FIELDS,
         "doc_hints": DOCUMENT_HINTS, "disposal_choices": DISPOSAL_CHOICES, "documents": documents,
-        "today": dt.date.today().isoformat(), "open_action": open_action, "values": values or {},
+        "today": clock.today().isoformat(), "open_action": open_action, "values": values or {},
         "errors": errors or {}, "kind_labels": KIND_LABELS, "done": request.query_params.get("done"),
     }, status_code=status_code)
 
@@ -160,14 +160,14 @@ def confirm_flag(
     principal: Principal = FormUser, db: Engine = Depends(engine),
 ) -> Response:
     return _decide(request, flag_id, principal, db, reason, lambda conn: flags.confirm_flag(
-        conn, principal, flag_id, reason.strip(), dt.date.today(), choice(kind, CASE_KINDS, "idle") or "idle"))
+        conn, principal, flag_id, reason.strip(), clock.today(), choice(kind, CASE_KINDS, "idle") or "idle"))
 
 
 @router.post("/cases/flags/{flag_id}/dismiss")
 def dismiss_flag(request: Request, flag_id: int, reason: Reason = "", principal: Principal = FormUser,
                  db: Engine = Depends(engine)) -> Response:
     return _decide(request, flag_id, principal, db, reason,
-                   lambda conn: flags.dismiss_flag(conn, principal, flag_id, reason.strip(), dt.date.today()))
+                   lambda conn: flags.dismiss_flag(conn, principal, flag_id, reason.strip(), clock.today()))
 
 
 def _decide(request: Request, flag_id: int, principal: Principal, db: Engine, reason: str, work) -> Response:  # noqa: ANN001

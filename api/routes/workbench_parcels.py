@@ -7,7 +7,6 @@ version check) and the park manager's flag through ``hggis.idle.flags.flag_parce
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -17,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from api.deps import Caller, connection, engine
 from api.nav import maps_href
 from api.workbench import FormUser, PageNotFound, PageRoute, Pager, int_param, see_other, show
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.idle.cases import CaseError, CaseNotFound
@@ -113,7 +113,7 @@ def flag(
     if not errors:
         try:
             with transaction(db, principal.actor, note.strip()) as conn:
-                flag_id = flag_parcel(conn, principal, code, note.strip(), document_ref.strip() or None, dt.date.today())
+                flag_id = flag_parcel(conn, principal, code, note.strip(), document_ref.strip() or None, clock.today())
             return see_other(f"/parcels/{code.strip().upper()}?flagged={flag_id}#idle")
         except CaseNotFound as exc:
             raise PageNotFound(str(exc)) from None

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import connection
 from api.workbench import PageRoute, PageUser, choice, require_grant, show
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.reserves.common import InvalidRequest
 from hggis.reserves.ledger import reserve_ledger
@@ -77,7 +78,7 @@ def _options(conn: Connection) -> dict[str, Any]:
 @router.get("/reserves")
 def reserves(request: Request, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     require_grant(principal, "reserves")
-    ledger = reserve_ledger(conn, principal, since=dt.date.today() - dt.timedelta(days=CHANGE_DAYS))
+    ledger = reserve_ledger(conn, principal, since=clock.today() - dt.timedelta(days=CHANGE_DAYS))
     options = _options(conn)
     values = {k: request.query_params.get(k, "") for k in FORM_FIELDS}
     errors: dict[str, str] = {}

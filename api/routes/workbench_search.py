@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import connection
 from api.workbench import PageRoute, PageUser, Pager, choice, int_param, query_pairs, show
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.models import PARCEL_STATUSES
 from hggis.workbench.search import (
@@ -86,7 +86,7 @@ def export(request: Request, principal: Principal = PageUser, conn: Connection =
     query = _query(params, options)
     fmt = choice(params.get("format"), ("csv", "xlsx"), "csv")
     rows = search_rows(conn, principal, query)
-    name = f"parcels-{dt.date.today().isoformat()}"
+    name = f"parcels-{clock.today().isoformat()}"
     if fmt == "xlsx":
         return Response(to_xlsx(rows, describe(conn, query)), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})

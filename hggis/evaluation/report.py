@@ -12,7 +12,6 @@ manager's report lists their parks' enterprises.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.evaluation import policies
 from hggis.evaluation.aggregates import read_aggregates
@@ -100,7 +100,7 @@ def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelPa
         ("评价年度", run["year"], INT),
         ("评价批次号", run["id"], INT),
         ("评价时间", run["created_at"], None),
-        ("报表生成时间", dt.datetime.now().strftime("%Y-%m-%d %H:%M"), None),
+        ("报表生成时间", clock.now().strftime("%Y-%m-%d %H:%M"), None),
         ("报表范围", scope, None),
         ("评价模型", f"{run['model_name']}（编号 {run['model_id']}）", None),
         ("基准值方式", BENCH_MODES[params.benchmark_mode], None),

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal, authorize, can, scope_clause
 from hggis.db.session import set_actor
 from hggis.idle.calendar import add_years, due_within, reached_on
@@ -151,7 +152,7 @@ ACTIONS: dict[str, ActionSpec] = {
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 def _check_date(on: dt.date, what: str) -> None:

@@ -12,6 +12,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from hggis import clock
+
 idle_app = typer.Typer(no_args_is_help=True, help="闲置和低效用地：扫描、案件、园区标记、期限（国土资源部令第53号）。")
 cases_app = typer.Typer(no_args_is_help=True, help="闲置土地案件：立案、调查通知书、认定书、公开、处置、收回、储备、重新出让。")
 flags_app = typer.Typer(no_args_is_help=True, help="园区标记的疑似闲置地块：标记、确认立案、驳回。")
@@ -24,7 +26,7 @@ DateParam = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], hel
 
 
 def _day(value: dt.datetime | None) -> dt.date:
-    return value.date() if value is not None else dt.date.today()
+    return value.date() if value is not None else clock.today()
 
 
 def _errors() -> tuple[type[Exception], ...]:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal, authorize, scope_clause
 from hggis.db.session import set_actor
 from hggis.idle.cases import CaseError, CaseNotFound, IllegalTransition, _check_date, _parcel, open_case
@@ -34,7 +35,7 @@ def flag_parcel(
         raise CaseError("a flag needs a note saying what was seen")
     parcel = _parcel(conn, parcel_code)
     authorize(principal, "idle_cases", "flag", parcel.adcode, parcel.park_id)
-    on = on or dt.date.today()
+    on = on or clock.today()
     _check_date(on, "标记")
     set_actor(conn, principal.actor, f"园区标记疑似闲置：{note.strip()[:60]}")
     return conn.execute(
@@ -73,7 +74,7 @@ def confirm_flag(
     authorize(principal, "idle_cases", "write", flag.adcode, flag.parcel_park_id)
     if flag.status != "open":
         raise IllegalTransition(f"标记 #{flag_id} 已{FLAG_LABELS[flag.status]}，不能再确认")
-    on = on or dt.date.today()
+    on = on or clock.today()
     if on < flag.flagged_on:
         raise CaseError(f"确认日期 {on} 早于标记日期 {flag.flagged_on}")
     existing = conn.execute(
@@ -101,7 +102,7 @@ def dismiss_flag(conn: Connection, principal: Principal, flag_id: int, reason: s
     authorize(principal, "idle_cases", "write", flag.adcode, flag.parcel_park_id)
     if flag.status != "open":
         raise IllegalTransition(f"标记 #{flag_id} 已{FLAG_LABELS[flag.status]}，不能再驳回")
-    on = on or dt.date.today()
+    on = on or clock.today()
     _check_date(on, "驳回")
     set_actor(conn, principal.actor, reason)
     conn.execute(

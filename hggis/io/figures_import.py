@@ -19,7 +19,6 @@ needed to decide who may see them.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from hggis import clock
 from hggis.access.policy import Principal, can
 from hggis.db.session import transaction
 from hggis.identifiers import validate_credit_code
@@ -266,7 +266,7 @@ def _check_rows(
     def cell(cells: list[Any], c: _Column) -> Any:
         return cells[c.index] if c.index < len(cells) else None
 
-    this_year = dt.date.today().year
+    this_year = clock.today().year
     rows: list[_Row] = []
     for number, cells in data:
         if all(V.is_blank(v) for v in cells):

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal, authorize, scope_clause
 from hggis.config import get_settings
 from hggis.idle.cases import STATE_LABELS, list_cases
@@ -89,7 +90,7 @@ def _candidate_count(conn: Connection, principal: Principal, scan_id: int, rule:
 def idle_map(conn: Connection, principal: Principal, rule: str | None = None, state: str | None = None,
              as_of: dt.date | None = None, inline_max: int | None = None) -> IdleMapData:
     authorize(principal, "idle_cases", "read")
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.today()
     if state is not None and state not in STATE_LABELS:
         raise MapRequestError("state", f"unknown case state {state!r} (one of {', '.join(STATE_LABELS)})")
     scan_id = latest_scan_id(conn)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Forbidden, Principal, Scope, grant
 from hggis.geo import GK_ZONES
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = clock.local_tz()
 AVAILABLE_STATUSES = ("reserve", "on_offer")
 PUBLIC_STATUSES = ("on_offer",)
 """The public view of ``reserves``: land on the market. A recovered parcel that is offered

@@ -16,6 +16,7 @@ import datetime as dt
 
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Forbidden, Principal
 from hggis.idle import cases
 from hggis.idle.cases import ACTIONS, CaseError, Document, IllegalTransition
@@ -29,7 +30,7 @@ def allowed_steps(conn: Connection, principal: Principal, case_id: int, on: dt.d
     ask = getattr(cases, "allowed_actions", None)
     if ask is not None:
         return [a for a in ask(conn, principal, case_id)]
-    day = on or dt.date.today()
+    day = on or clock.today()
     allowed: list[str] = []
     for action in ACTIONS:
         trial = conn.begin_nested()

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.models import PARCEL_STATUSES
 from hggis.features import STATUS_LABEL_SQL
@@ -237,7 +238,7 @@ def describe(conn: Connection, query: SearchQuery) -> str:
         parts.append(name or f"园区 {query.park_id}")
     if query.status:
         parts.append(PARCEL_STATUSES.get(query.status, query.status))
-    return "宗地查询结果：" + ("，".join(parts) if parts else "全部") + f"（导出于 {dt.date.today().isoformat()}）"
+    return "宗地查询结果：" + ("，".join(parts) if parts else "全部") + f"（导出于 {clock.today().isoformat()}）"
 
 
 def filter_options(conn: Connection, principal: Principal) -> dict[str, Any]:
