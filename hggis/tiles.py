@@ -44,7 +44,7 @@ EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
 #: Bump when a layer's SQL or attributes change, so cached tiles are revalidated.
-DEFINITION_VERSION = 1
+DEFINITION_VERSION = 2
 
 Shift = Literal["none", "gcj02"]
 SHIFTS: tuple[str, ...] = ("none", "gcj02")
@@ -320,39 +320,83 @@ def prepare(
     return TileRequest(layer, z, x, y, shift, where, bind, key)  # type: ignore[arg-type]
 
 
-def _envelope_params(req: TileRequest) -> dict[str, Any]:
-    dx, dy = gcj_offset(req.z, req.x, req.y) if req.shift == "gcj02" else (0.0, 0.0)
-    return {"z": req.z, "x": req.x, "y": req.y, "dx": dx, "dy": dy, "margin": BUFFER / EXTENT}
+#: Row versions of the joined tables whose attributes a tile shows: (alias.id, alias.version).
+DEPENDENCY_KEYS: dict[str, tuple[str, str]] = {
+    "parks": ("k.id", "k.version"),
+    "control_indicators": ("ci.parcel_id", "ci.version"),
+    "enterprises": ("e.id", "e.version"),
+    "idle_cases": ("ic.id", "ic.version"),
+}
 
 
-# The tile's box (with the buffer margin) in the storage SRID, moved back by the GCJ shift.
-_FILTER_ENV = "ST_Translate(ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490), -:dx, -:dy)"
+def _params(req: TileRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {"z": req.z, "x": req.x, "y": req.y, "margin": BUFFER / EXTENT, **req.bind}
+    if req.shift == "gcj02":
+        params["dx"], params["dy"] = gcj_offset(req.z, req.x, req.y)
+    return params
 
 
-def etag(conn: Connection, req: TileRequest) -> str:
-    """A strong ETag of the tile from what it depends on (cheap: no geometry is built).
+def _box_sql(req: TileRequest) -> str:
+    """The tile's box (with the buffer margin) in the storage SRID, computed once per query (InitPlan).
 
-    Parcels, their control indicators and holders are counted within the tile's box (the
-    GiST index); parks are few, so their versions are summed for the whole table.
+    Filtering ``p.geom && box`` in EPSG:4490 uses the GiST index; with a GCJ-02 shift the box
+    is moved back by the offset, and only then (no zero translation).
     """
-    joins, sums = [], ["count(*)::text", "coalesce(max(p.updated_at)::text, '-')"]
-    if "control_indicators" in req.layer.depends:
-        joins.append("LEFT JOIN control_indicators dci ON dci.parcel_id = p.id")
-        sums += ["count(dci.parcel_id)::text", "coalesce(sum(dci.version), 0)::text"]
-    if "enterprises" in req.layer.depends:
-        joins.append("LEFT JOIN enterprises de ON de.id = p.holder_id")
-        sums += ["coalesce(sum(de.version), 0)::text"]
-    if "idle_cases" in req.layer.depends:
-        sums.append("(SELECT coalesce(max(updated_at)::text, '-') || '/' || count(*) FROM idle_cases)")
-    if "parks" in req.layer.depends:
-        sums.append("(SELECT coalesce(sum(version), 0) || '/' || count(*) FROM parks)")
-    state = conn.execute(
-        text(
-            f"SELECT concat_ws('|', {', '.join(sums)}) FROM parcels p {' '.join(joins)} "
-            f"WHERE p.geom && {_FILTER_ENV}"
-        ),
-        _envelope_params(req),
-    ).scalar_one()
+    box = "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490)"
+    if req.shift == "gcj02":
+        box = f"ST_Translate({box}, -:dx, -:dy)"
+    return f"(SELECT {box})"
+
+
+def _geom_sql(req: TileRequest) -> str:
+    geom = "ST_Translate(p.geom, :dx, :dy)" if req.shift == "gcj02" else "p.geom"
+    return f"ST_AsMVTGeom(ST_Transform({geom}, 3857), (SELECT ST_TileEnvelope(:z, :x, :y)), {EXTENT}, {BUFFER}, true)"
+
+
+def _fingerprint_sql(layer: TileLayer, rows: str) -> str:
+    """What the ETag hashes, over the rows the layer shows in the tile (and nothing else).
+
+    A row hash of (id, updated_at) per parcel (``parcels_guard`` bumps ``updated_at`` on every
+    write) and of (id, version) per joined row whose names the tile shows. A sum of hashes
+    changes when any shown row changes, enters or leaves, even when two writers' ``now()``
+    are out of order (a plain ``max(updated_at)`` would miss that). Parcels outside the layer
+    (e.g. not on offer, or out of the caller's scope) are not counted: editing them must not
+    change the tile's ETag, or the ETag would leak that they exist.
+    """
+    sums = ["count(*)", f"coalesce(sum({rows}.fp_p), 0)"]
+    sums += [f"coalesce(sum({rows}.fp_{i}), 0)" for i, _ in enumerate(layer.depends)]
+    return "concat_ws('|', " + ", ".join(sums) + ")"
+
+
+def _fingerprint_columns(layer: TileLayer) -> str:
+    cols = ["hashint8(p.id::int8 # (extract(epoch FROM p.updated_at) * 1000000)::int8) AS fp_p"]
+    for i, dep in enumerate(layer.depends):
+        key, version = DEPENDENCY_KEYS[dep]
+        cols.append(f"hashint8(({key})::int8 * 1000003 + {version}) AS fp_{i}")
+    return ", ".join(cols)
+
+
+def _rows_sql(req: TileRequest, with_geometry: bool) -> str:
+    """The layer's rows in the tile: attributes (and the MVT geometry, computed once), fingerprints."""
+    cols = [_fingerprint_columns(req.layer)]
+    if with_geometry:
+        cols.insert(0, ", ".join(f"{expr} AS {name}" for name, expr in req.layer.fields.items()))
+        cols.append(f"{_geom_sql(req)} AS geom")
+    return f"SELECT {', '.join(cols)} FROM {req.layer.source} WHERE p.geom && {_box_sql(req)} AND {req.where}"
+
+
+def tile_settings(conn: Connection) -> None:
+    """No JIT and no parallel workers for the tile's transaction (SET LOCAL).
+
+    A dense tile's estimated cost passes ``jit_above_cost``: JIT compilation then costs
+    47–84 ms per tile, more than building it, and a parallel worker's start-up is not paid
+    back by a few thousand rows. Local to the request's transaction, so other queries on
+    the pooled connection keep the server's settings.
+    """
+    conn.execute(text("SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
+
+
+def _etag(req: TileRequest, state: str) -> str:
     parts = [
         req.layer.name, DEFINITION_VERSION, req.z, req.x, req.y, req.shift, req.scope_key,
         sorted((k, str(v)) for k, v in req.bind.items()), state,
@@ -360,22 +404,43 @@ def etag(conn: Connection, req: TileRequest) -> str:
     return '"' + hashlib.sha1(repr(parts).encode()).hexdigest()[:24] + '"'
 
 
+def etag(conn: Connection, req: TileRequest) -> str:
+    """A strong ETag of the tile from the rows it shows (cheap: no geometry is built).
+
+    One GiST index scan of the tile's box with the layer's own FROM and WHERE, hashing row
+    versions; the same fingerprint as :func:`render` computes while building the tile.
+    """
+    tile_settings(conn)
+    state = conn.execute(
+        text(f"SELECT {_fingerprint_sql(req.layer, 'r')} FROM ({_rows_sql(req, False)}) AS r"), _params(req)
+    ).scalar_one()
+    return _etag(req, state)
+
+
+def render(conn: Connection, req: TileRequest) -> tuple[bytes, str]:
+    """The MVT bytes of one tile and its ETag, from one statement (one snapshot).
+
+    The rows are materialised once: ``ST_AsMVTGeom`` runs once per row and rows whose
+    geometry vanishes at this zoom are dropped on its result; the fingerprint for the ETag
+    is taken from the same rows. Below the layer's minimum zoom the tile is empty.
+    """
+    if req.z < req.layer.min_zoom:
+        return b"", etag(conn, req)
+    tile_settings(conn)
+    names = ", ".join(req.layer.fields)
+    sql = f"""
+        WITH r AS MATERIALIZED ({_rows_sql(req, True)})
+        SELECT (SELECT ST_AsMVT(t, :layer, {EXTENT}, 'geom')
+                FROM (SELECT {names}, geom FROM r WHERE geom IS NOT NULL) AS t),
+               (SELECT {_fingerprint_sql(req.layer, 'r')} FROM r)
+    """
+    data, state = conn.execute(text(sql), {**_params(req), "layer": req.layer.name}).one()
+    return bytes(data or b""), _etag(req, state)
+
+
 def build(conn: Connection, req: TileRequest) -> bytes:
     """The MVT bytes of one tile (empty below the layer's minimum zoom)."""
-    if req.z < req.layer.min_zoom:
-        return b""
-    props = ", ".join(f"{expr} AS {name}" for name, expr in req.layer.fields.items())
-    sql = f"""
-        SELECT ST_AsMVT(t, :layer, {EXTENT}, 'geom') FROM (
-            SELECT {props},
-                   ST_AsMVTGeom(ST_Transform(ST_Translate(p.geom, :dx, :dy), 3857),
-                                ST_TileEnvelope(:z, :x, :y), {EXTENT}, {BUFFER}, true) AS geom
-            FROM {req.layer.source}
-            WHERE p.geom && {_FILTER_ENV} AND {req.where}
-        ) AS t WHERE t.geom IS NOT NULL
-    """
-    data = conn.execute(text(sql), {**_envelope_params(req), **req.bind, "layer": req.layer.name}).scalar_one()
-    return bytes(data or b"")
+    return render(conn, req)[0]
 
 
 def cache_control(layer: TileLayer) -> str:

@@ -264,3 +264,49 @@ def test_idle_map_switches_to_tiles_when_large(demo):
         small = idle_map(conn, operator(), inline_max=100000)
         large = idle_map(conn, operator(), inline_max=1)
     assert large.candidates is None and large.candidate_count == len(small.candidates["features"]) > 1
+
+
+def test_public_tile_etag_ignores_non_public_parcels_but_follows_public_ones(demo):
+    """Side channel: editing a parcel the public layer does not show must not change its ETag."""
+    client, engine, _auth = demo
+    z, x, y = _busiest_tile(engine)
+    url = f"/tiles/parcels/{z}/{x}/{y}.pbf"
+    env = {"z": z, "x": x, "y": y}
+    box = "geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4490)"
+    with engine.connect() as conn:
+        hidden = conn.execute(text(f"SELECT id FROM parcels WHERE status <> 'on_offer' AND {box} LIMIT 1"), env).scalar()
+    assert hidden is not None
+    tag = client.get(url).headers["etag"]
+    with transaction(engine, operator().actor, "非公开地块更正") as conn:
+        conn.execute(text("UPDATE parcels SET land_use = land_use, geom = ST_Multi(ST_Buffer(geom, 0.000005, "
+                          "'join=mitre')) WHERE id = :i"), {"i": hidden})
+    assert client.get(url).headers["etag"] == tag
+    assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+    with transaction(engine, operator().actor, "公开地块更正") as conn:
+        conn.execute(text(f"UPDATE parcels SET land_use = land_use WHERE id = (SELECT id FROM parcels WHERE "
+                          f"status = 'on_offer' AND retired_at IS NULL AND {box} LIMIT 1)"), env)
+    fresh = client.get(url, headers={"If-None-Match": tag})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != tag
+    # the ETag of the full answer and of the revalidation query agree
+    assert client.get(url, headers={"If-None-Match": fresh.headers["etag"]}).status_code == 304
+
+
+def test_tile_sql_builds_each_geometry_once_without_jit_or_zero_shift(demo):
+    from hggis.tiles import _rows_sql, render
+
+    _client, engine, _auth = demo
+    z, x, y = _busiest_tile(engine)
+    with engine.connect() as conn:
+        req = prepare(conn, PUBLIC, "parcels", z, x, y)
+        assert "ST_Translate" not in _rows_sql(req, True)
+        assert "ST_Translate" in _rows_sql(prepare(conn, PUBLIC, "parcels", z, x, y, shift="gcj02"), True)
+        data, tag = render(conn, req)
+        assert data and tag.startswith('"')
+        assert conn.execute(text("SHOW jit")).scalar() == "off"
+        assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
+        conn.rollback()
+        plan = "\n".join(conn.execute(text(
+            "EXPLAIN (VERBOSE, COSTS OFF) WITH r AS MATERIALIZED (" + _rows_sql(req, True) + ") "
+            "SELECT count(*) FROM r WHERE geom IS NOT NULL"),
+            {"z": z, "x": x, "y": y, "margin": 64 / 4096}).scalars())
+    assert plan.lower().count("st_asmvtgeom(") == 1, plan

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import Caller, connection
 from hggis.access.policy import Forbidden, Principal
-from hggis.tiles import TileError, build, cache_control, etag, prepare
+from hggis.tiles import TileError, cache_control, etag, prepare, render
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
@@ -44,10 +44,13 @@ def tile(
         if principal.is_public:
             raise HTTPException(401, detail="sign in to read this layer") from None
         raise
-    tag = etag(conn, req)
-    headers = {"ETag": tag, "Cache-Control": cache_control(req.layer)}
+    headers = {"Cache-Control": cache_control(req.layer)}
     if req.layer.cache != "public":
         headers["Vary"] = "Authorization, Cookie"
-    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers=headers)
-    return Response(build(conn, req), media_type=MVT, headers=headers)
+    wanted = [t.strip() for t in request.headers.get("if-none-match", "").split(",") if t.strip()]
+    if wanted:  # revalidation: the cheap ETag query first, the tile only when it changed
+        tag = etag(conn, req)
+        if tag in wanted:
+            return Response(status_code=304, headers={**headers, "ETag": tag})
+    data, tag = render(conn, req)  # the tile and its ETag from one statement
+    return Response(data, media_type=MVT, headers={**headers, "ETag": tag})
