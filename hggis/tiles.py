@@ -11,12 +11,15 @@ A layer with more than a few thousand features cannot be inlined into a page as 
   ``hggis.features.LAYERS['parcels']`` (land on offer) and nothing else; the officer and
   evaluation layers carry named subsets, filtered by ``scope_clause`` to the caller's scope.
 - **Tiles are revalidated, never stale.** The ETag is a hash of what a tile depends on:
-  the layer definition, the caller's scope, and the count and latest ``updated_at`` of the
-  parcels whose boxes touch the tile (every parcel write bumps ``updated_at`` in the
-  ``parcels_guard`` trigger, retiring included), plus the versions of parks and
-  enterprises whose names the tile shows, and the evaluation run. That costs one index
-  scan, much less than building the tile, so ``If-None-Match`` is answered with 304
-  before any geometry is touched.
+  the layer definition, the caller's scope, and a fingerprint of the rows the layer shows
+  in the tile (its own FROM and WHERE: a parcel the layer does not show never changes it,
+  so the public ETag cannot reveal edits of non-public parcels), hashing each parcel's
+  (id, updated_at) (every parcel write bumps ``updated_at`` in the ``parcels_guard``
+  trigger) and each joined park's, holder's, indicator's or case's (id, version). With
+  ``If-None-Match`` that costs one index scan, no geometry, and is answered with 304;
+  otherwise tile and ETag come from one statement.
+- **Built once, without JIT.** ``ST_AsMVTGeom`` runs once per row (materialised rows,
+  filtered on the result); JIT and parallel workers are off for the tile's transaction.
 - **GCJ-02 for AMap.** With ``shift='gcj02'`` every geometry is translated by the
   WGS84 → GCJ-02 offset at the tile's centre (``hggis.geo.wgs84_to_gcj02``). The offset
   varies by well under a pixel across one tile at any zoom (tests/test_tiles.py checks it),
