@@ -348,3 +348,16 @@ def test_builders_refuse_nothing_for_a_city_admin(demo):
     with engine.connect() as conn:
         for page in (clusters.build(conn, operator()), evaluation.build(conn, operator()), idle.build(conn, operator())):
             assert page.startswith("<!DOCTYPE html>") and external_urls(page) == []
+
+
+def test_staff_of_every_role_open_the_public_land_map_and_their_idle_map(demo):
+    """Issue 17 item 1: staff were refused (403) the public 招商地图 and park managers the idle map."""
+    client, engine, _ = demo
+    with engine.connect() as conn:
+        park, adcode = conn.execute(text("SELECT park_id, adcode FROM parcels WHERE park_id IS NOT NULL LIMIT 1")).one()
+    pm, _ = add_user(engine, "maps_pm17", "park_manager", parks=[park])
+    officer, _ = add_user(engine, "maps_off17", "county_officer", counties=[adcode])
+    for token in (pm, officer):
+        h = {"Authorization": f"Bearer {token}"}
+        assert client.get("/maps/land", headers=h).status_code == 200
+        assert client.get("/maps/idle", headers=h).status_code == 200

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis import clock
-from hggis.access.policy import Principal, authorize, scope_clause
+from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.config import get_settings
 from hggis.idle.cases import STATE_LABELS, list_cases
 from hggis.idle.deadlines import deadlines
@@ -89,7 +89,10 @@ def _candidate_count(conn: Connection, principal: Principal, scan_id: int, rule:
 
 def idle_map(conn: Connection, principal: Principal, rule: str | None = None, state: str | None = None,
              as_of: dt.date | None = None, inline_max: int | None = None) -> IdleMapData:
-    authorize(principal, "idle_cases", "read")
+    # A role-level check only: a park manager's grant is scoped to their parks, and every list
+    # below is filtered by scope_clause, so asking for "no park in particular" must not refuse.
+    if grant(principal, "idle_cases", "read") is None:
+        raise Forbidden(f"role {principal.role} may not read idle_cases")
     as_of = as_of or clock.today()
     if state is not None and state not in STATE_LABELS:
         raise MapRequestError("state", f"unknown case state {state!r} (one of {', '.join(STATE_LABELS)})")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from hggis.access.policy import Principal, authorize
+from hggis.access.policy import Forbidden, Principal, grant
 from hggis.config import get_settings
 from hggis.features import LAYERS
 from hggis.mapdata.common import MapRequestError, feature_collection
@@ -105,7 +105,10 @@ def _props_sql() -> str:
 
 def land_on_offer(conn: Connection, principal: Principal, f: LandFilter, inline_max: int | None = None) -> LandMapData:
     """The land on offer matching ``f``: inline GeoJSON when small, else a tile query for hggis.tiles."""
-    authorize(principal, "parcels", "read")
+    # Land on offer is published to everyone: any role that may read parcels at all (in any
+    # scope) sees at least the public view here, so staff are not refused the public map.
+    if grant(principal, "parcels", "read") is None:
+        raise Forbidden(f"role {principal.role} may not read parcels")
     check_filter(conn, f)
     cond, params = f.sql()
     where = f"{LAND.where} AND {cond}"
