@@ -34,7 +34,6 @@ PARCEL_DATES = (
 )
 CHECKS = {
     "footprint_finite": "built_footprint_m2 IS NULL OR (built_footprint_m2 >= 0 AND built_footprint_m2 < 'Infinity'::float8)",
-    "footprint_within_parcel": "built_footprint_m2 IS NULL OR built_footprint_m2 <= area_mu * (2000.0 / 3.0)",
     "money_sane": " AND ".join(
         f"({c} IS NULL OR ({c} >= 0 AND {c} <> 'NaN'::numeric))"
         for c in ("land_price", "planned_investment", "investment_to_date")
