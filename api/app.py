@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
@@ -22,6 +26,17 @@ from hggis import __version__
 from hggis.access.policy import Forbidden
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and ±Infinity (which JSON cannot carry) as text, so a 422 about them can be sent."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -44,6 +59,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)

@@ -6,6 +6,7 @@ code cannot drift apart: the table is written from this class.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,34 @@ class Settings(BaseSettings):
     hggis_map_inline_max: int = Field(
         default=1000,
         description="A map layer with more features than this is served as vector tiles instead of inline GeoJSON.",
+    )
+    hggis_boundary_tolerance_m: float = Field(
+        default=1.0,
+        ge=0,
+        description="A parcel may stick out of its county's or park's polygon by at most this many metres "
+        "(survey round-off); beyond it the write is refused. Raise it if the county polygons are coarse.",
+    )
+    hggis_overlap_tolerance_m2: float = Field(
+        default=1.0,
+        ge=0,
+        description="Overlap with a live parcel up to this area (m²) is a sliver: written, but reported as a "
+        "warning; a larger overlap is refused.",
+    )
+    hggis_parcel_min_mu: float = Field(
+        default=0.5, gt=0, description="Smallest plausible parcel (亩); smaller ones are refused as a unit or digit slip."
+    )
+    hggis_parcel_max_mu: float = Field(
+        default=5000.0, gt=0, description="Largest plausible parcel (亩); larger ones are refused."
+    )
+    hggis_earliest_date: dt.date = Field(
+        default=dt.date(1980, 1, 1),
+        description="No contract, fact or scan date of a parcel lies before this day (refused as a typo).",
+    )
+    hggis_future_years: int = Field(
+        default=10,
+        ge=0,
+        description="Agreed (contract) dates and idle-land scan dates may lie at most this many years after "
+        "today; facts on the ground (started, completed, halted …) never after today.",
     )
 
 

@@ -17,13 +17,23 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from hggis.access.policy import Principal, authorize
+from hggis.access.policy import Principal, authorize, can
 from hggis.db.models import CONTRACT_KINDS, PARCEL_STATUSES
 from hggis.db.session import set_actor
-from hggis.identifiers import validate_parcel_code
-from hggis.parcels import InvalidParcel, ParcelInput, check_parcel, create_parcel
+from hggis.geo import M2_PER_MU
+from hggis.identifiers import validate_credit_code, validate_parcel_code
+from hggis.parcel_integrity import Candidate, Violation, candidate_rows, check_candidates
+from hggis.parcel_values import footprint_problem
+from hggis.parcels import (
+    InvalidParcel,
+    ParcelInput,
+    check_parcel,
+    create_parcels,
+    refuse_values,
+    refuse_violations,
+)
 from hggis.terrain.service import refresh_terrain
-from hggis.validation import as_multipolygon
+from hggis.validation import InvalidGeometry, as_multipolygon
 
 # Column -> Python type accepted in an edit. Geometry is handled separately.
 EDITABLE: dict[str, type] = {
@@ -105,22 +115,77 @@ def _coerce(field: str, value: Any) -> Any:
 
 
 def _validate_changes(conn: Connection, principal: Principal, row: Any, changes: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(changes) - set(EDITABLE) - {"geometry"})
+    unknown = sorted(set(changes) - set(EDITABLE) - {"geometry", "holder_credit_code"})
     if unknown:
         raise InvalidParcel(f"宗地 {row.code}: fields that cannot be edited: {', '.join(unknown)}")
-    clean = {k: _coerce(k, v) for k, v in changes.items() if k != "geometry"}
+    clean = {k: _coerce(k, v) for k, v in changes.items() if k not in ("geometry", "holder_credit_code")}
+    if "holder_credit_code" in changes:
+        if "holder_id" in clean:
+            raise InvalidParcel("holder_credit_code: give the holder by credit code or by holder_id, not both")
+        clean["holder_id"] = _holder_by_credit_code(conn, changes["holder_credit_code"])
+    elif clean.get("holder_id") is not None:
+        _check_holder_readable(conn, principal, clean["holder_id"])
     if "status" in clean and clean["status"] not in PARCEL_STATUSES:
         raise InvalidParcel(f"status: unknown value {clean['status']!r}")
     if clean.get("contract_kind") not in (None, *CONTRACT_KINDS):
         raise InvalidParcel(f"contract_kind: one of {', '.join(CONTRACT_KINDS)}")
     if clean.get("park_id") is not None:
-        park = conn.execute(text("SELECT adcode FROM parks WHERE id = :p"), {"p": clean["park_id"]}).first()
-        if park is None:
-            raise InvalidParcel(f"park_id: no park {clean['park_id']}")
-        if park.adcode != row.adcode and not (row.adcode == "421171" and park.adcode == "421171"):
-            raise InvalidParcel(f"park_id: park {clean['park_id']} is in county {park.adcode}, the parcel in {row.adcode}")
+        # that the park exists, is in the parcel's county and holds it: parcel_integrity
         authorize(principal, "parcels", "write", row.adcode, clean["park_id"])
     return clean
+
+
+def _holder_by_credit_code(conn: Connection, raw: Any) -> int | None:
+    """The enterprise with this credit code (whoever knows the code may name the holder by it)."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        code = validate_credit_code(str(raw))
+    except ValueError as exc:
+        raise InvalidParcel(f"holder_credit_code: {exc}", field="holder_credit_code") from None
+    eid = conn.execute(text("SELECT id FROM enterprises WHERE credit_code = :c"), {"c": code}).scalar_one_or_none()
+    if eid is None:
+        raise InvalidParcel(f"holder_credit_code: no enterprise is registered with {code}", field="holder_credit_code")
+    return int(eid)
+
+
+def _check_holder_readable(conn: Connection, principal: Principal, holder_id: int) -> None:
+    """An id names a holder only if the caller may read that enterprise.
+
+    Otherwise the edit would read back any firm's name and credit code. The refusal is the
+    same for an id out of scope and an id that does not exist, so it leaks neither.
+    """
+    row = conn.execute(text("SELECT adcode, park_id FROM enterprises WHERE id = :i"), {"i": holder_id}).first()
+    if row is None or not can(principal, "enterprises", "read", row.adcode, row.park_id):
+        raise InvalidParcel(
+            f"holder_id: no enterprise {holder_id} that you may read; give the holder's credit code "
+            "(holder_credit_code) instead",
+            field="holder_id",
+        )
+
+
+def _check_values(conn: Connection, row: Any, clean: dict[str, Any]) -> None:
+    """The parcel's numbers and dates after the change make sense (only the changed ones are judged)."""
+    current = dict(
+        conn.execute(
+            text(f"SELECT area_mu, {', '.join(EDITABLE)} FROM parcels WHERE id = :i"), {"i": row.id}
+        ).mappings().one()
+    )
+    merged = {**current, **clean}
+    refuse_values(merged, set(clean))
+    if "built_footprint_m2" in clean:
+        why = footprint_problem(merged["built_footprint_m2"], current["area_mu"] * M2_PER_MU)
+        if why:
+            raise InvalidParcel(f"built_footprint_m2: {why}", field="built_footprint_m2")
+
+
+def _check_place(conn: Connection, row: Any, clean: dict[str, Any], wkb: bytes | None) -> list[Violation]:
+    """Integrity of the parcel's new outline or park (against every other live parcel)."""
+    if wkb is None:
+        wkb = bytes(conn.execute(text("SELECT ST_AsBinary(geom) FROM parcels WHERE id = :i"), {"i": row.id}).scalar_one())
+    park_id = clean["park_id"] if "park_id" in clean else row.park_id
+    cand = Candidate(row.id, row.code, wkb, park_id, replaces_id=row.id)
+    return refuse_violations(check_candidates(conn, candidate_rows([cand])))
 
 
 def update_parcel(
@@ -130,21 +195,35 @@ def update_parcel(
     changes: dict[str, Any],
     expected_version: int,
     reason: str | None = None,
+    warnings: list[Violation] | None = None,
 ) -> int:
-    """Apply ``changes`` if the parcel is still at ``expected_version``; returns the new version."""
+    """Apply ``changes`` if the parcel is still at ``expected_version``; returns the new version.
+
+    Slivers the new outline leaves with neighbours are appended to ``warnings``.
+    """
     row = _locked(conn, code)
     authorize(principal, "parcels", "write", row.adcode, row.park_id)
     _check_version(conn, row, expected_version)
     clean = _validate_changes(conn, principal, row, changes)
     if "status" in clean and clean["status"] != row.status and not (reason and reason.strip()):
         raise InvalidParcel(f"宗地 {row.code}: a reason is required to change the status")
+    _check_values(conn, row, clean)
     params: dict[str, Any] = {**clean, "id": row.id, "v": expected_version}
     sets = [f"{k} = :{k}" for k in clean]
+    wkb = None
     if "geometry" in changes:
-        geom = as_multipolygon(changes["geometry"], f"宗地 {row.code}")
+        try:
+            geom = as_multipolygon(changes["geometry"], f"宗地 {row.code}")
+        except InvalidGeometry as exc:
+            raise InvalidParcel(str(exc), field="geometry") from None
         check_parcel(conn, ParcelInput(code=row.code, geometry=geom, status=row.status))
+        wkb = shapely.to_wkb(geom)
         sets.append("geom = ST_GeomFromWKB(:wkb, 4490)")
-        params["wkb"] = shapely.to_wkb(geom)
+        params["wkb"] = wkb
+    if "geometry" in changes or clean.get("park_id") is not None:
+        found = _check_place(conn, row, clean, wkb)
+        if warnings is not None:
+            warnings.extend(found)
     if not sets:
         return row.version
     set_actor(conn, principal.actor, reason)
@@ -159,15 +238,23 @@ def update_parcel(
     return new_version
 
 
-def add_parcel(conn: Connection, principal: Principal, data: ParcelInput, reason: str | None = None) -> int:
-    """Create a parcel within the caller's scope."""
+def add_parcel(
+    conn: Connection, principal: Principal, data: ParcelInput, reason: str | None = None,
+    warnings: list[Violation] | None = None,
+) -> int:
+    """Create a parcel within the caller's scope (its holder, if any, one the caller may read)."""
     try:
         code = validate_parcel_code(data.code)
     except ValueError as exc:
         raise InvalidParcel(str(exc)) from None
     authorize(principal, "parcels", "write", code[:6], data.park_id)
+    if data.holder_id is not None:
+        _check_holder_readable(conn, principal, data.holder_id)
     set_actor(conn, principal.actor, reason or "新增宗地")
-    return create_parcel(conn, data)
+    created = create_parcels(conn, [data])
+    if warnings is not None:
+        warnings.extend(created.warnings)
+    return created.ids[0]
 
 
 def retire_parcel(conn: Connection, principal: Principal, code: str, expected_version: int, reason: str) -> None:
@@ -200,6 +287,7 @@ def split_parcel(
     children: list[tuple[str, BaseGeometry]],
     expected_version: int,
     reason: str,
+    warnings: list[Violation] | None = None,
 ) -> list[str]:
     """Replace a parcel by children that tile it; the children record the parent's code."""
     if len(children) < 2:
@@ -217,11 +305,15 @@ def split_parcel(
     attrs = _copy_attributes(conn, row.id)
     set_actor(conn, principal.actor, reason)
     conn.execute(text("UPDATE parcels SET retired_at = now(), version = version + 1 WHERE id = :i"), {"i": row.id})
-    child_ids = [
-        create_parcel(conn, ParcelInput(code=child_code, geometry=geom, parent_codes=[row.code], **attrs))
-        for (child_code, _), geom in zip(children, geoms, strict=True)
-    ]
-    refresh_terrain(conn, child_ids)
+    created = create_parcels(
+        conn,
+        [ParcelInput(code=child_code, geometry=geom, parent_codes=[row.code], **attrs)
+         for (child_code, _), geom in zip(children, geoms, strict=True)],
+        replaces=[row.id],
+    )
+    if warnings is not None:
+        warnings.extend(created.warnings)
+    refresh_terrain(conn, created.ids)
     return [c for c, _ in children]
 
 
@@ -259,6 +351,7 @@ def merge_parcels(
     codes_and_versions: dict[str, int],
     new_code: str,
     reason: str,
+    warnings: list[Violation] | None = None,
 ) -> str:
     """Merge adjacent parcels into one; the new parcel records the parents' codes."""
     if len(codes_and_versions) < 2:
@@ -290,6 +383,10 @@ def merge_parcels(
     set_actor(conn, principal.actor, reason)
     conn.execute(text("UPDATE parcels SET retired_at = now(), version = version + 1 WHERE id = ANY(:ids)"), {"ids": ids})
     geom = shapely.from_wkb(bytes(merged[0]))
-    new_id = create_parcel(conn, ParcelInput(code=new_code, geometry=geom, parent_codes=[r.code for r in rows], **attrs))
-    refresh_terrain(conn, [new_id])
+    created = create_parcels(
+        conn, [ParcelInput(code=new_code, geometry=geom, parent_codes=[r.code for r in rows], **attrs)], replaces=ids
+    )
+    if warnings is not None:
+        warnings.extend(created.warnings)
+    refresh_terrain(conn, created.ids)
     return new_code

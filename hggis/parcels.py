@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -13,11 +14,38 @@ from sqlalchemy.engine import Connection
 
 from hggis.db.models import PARCEL_STATUSES
 from hggis.identifiers import validate_parcel_code
+from hggis.parcel_integrity import Candidate, Violation, candidate_rows, check_candidates, errors_of, warnings_of
+from hggis.parcel_values import value_problems
 from hggis.validation import InvalidGeometry, as_multipolygon, outside_huanggang
 
 
 class InvalidParcel(ValueError):
-    """A parcel that cannot be stored, with the reason."""
+    """A parcel that cannot be stored, with the reason; ``violations`` lists broken rules by code."""
+
+    def __init__(self, message: str, violations: list[Violation] | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.violations = violations or []
+        self.field = field or (self.violations[0].field if self.violations else None)
+
+
+def refuse_violations(found: list[Violation]) -> list[Violation]:
+    """Raise InvalidParcel listing every error; return the warnings (slivers) otherwise."""
+    errors = errors_of(found)
+    if errors:
+        raise InvalidParcel("; ".join(v.message for v in errors), errors)
+    return warnings_of(found)
+
+
+def refuse_values(values: dict[str, Any], changed: set[str] | None = None) -> None:
+    """Raise InvalidParcel naming the first field whose value makes no sense (all are listed).
+
+    ``changed``: only judge these fields (and orderings involving them), so a stored oddity
+    does not block an unrelated edit.
+    """
+    problems = value_problems(values, changed)
+    if problems:
+        message = "; ".join(f"{f}: {why}" for f, why in problems)
+        raise InvalidParcel(message, field=problems[0][0])
 
 
 @dataclass
@@ -54,11 +82,38 @@ def check_parcel(conn: Connection, data: ParcelInput) -> tuple[str, shapely.Mult
 
 
 def create_parcel(conn: Connection, data: ParcelInput) -> int:
-    """Insert a parcel after validation; the caller's transaction names the actor."""
-    code, geom = check_parcel(conn, data)
-    exists = conn.execute(text("SELECT 1 FROM parcels WHERE code = :c"), {"c": code}).first()
-    if exists:
-        raise InvalidParcel(f"宗地 {code}: already exists")
+    """Insert one parcel after every check; the caller's transaction names the actor."""
+    return create_parcels(conn, [data]).ids[0]
+
+
+@dataclass
+class Created:
+    """Ids of the new parcels (in input order) and the warnings (slivers) their checks reported."""
+
+    ids: list[int]
+    warnings: list[Violation] = field(default_factory=list)
+
+
+def create_parcels(conn: Connection, items: list[ParcelInput], replaces: list[int] | None = None) -> Created:
+    """Check a set of new parcels together (against the live ones and each other), then insert them.
+
+    ``replaces``: stored parcels these retire (a split's or merge's parents), not compared.
+    """
+    checked = []
+    for i, data in enumerate(items):
+        code, geom = check_parcel(conn, data)
+        refuse_values(vars(data))
+        if conn.execute(text("SELECT 1 FROM parcels WHERE code = :c"), {"c": code}).first():
+            raise InvalidParcel(f"宗地 {code}: already exists", field="code")
+        checked.append(Candidate(i, code, shapely.to_wkb(geom), data.park_id))
+    if len({c.code for c in checked}) < len(checked):
+        raise InvalidParcel("the same parcel code appears twice", field="code")
+    warnings = refuse_violations(check_candidates(conn, candidate_rows(checked), replaces or []))
+    ids = [_insert(conn, cand, data) for cand, data in zip(checked, items, strict=True)]
+    return Created(ids, warnings)
+
+
+def _insert(conn: Connection, cand: Candidate, data: ParcelInput) -> int:
     return conn.execute(
         text(
             """
@@ -72,9 +127,9 @@ def create_parcel(conn: Connection, data: ParcelInput) -> int:
             """
         ),
         {
-            "code": code,
-            "wkb": shapely.to_wkb(geom),
-            "adcode": code[:6],
+            "code": cand.code,
+            "wkb": cand.geometry_wkb,
+            "adcode": cand.adcode,
             "park_id": data.park_id,
             "land_use": data.land_use,
             "status": data.status,

@@ -28,6 +28,7 @@ from hggis.parcel_edits import (
     split_parcel,
     update_parcel,
 )
+from hggis.parcel_integrity import Violation
 from hggis.parcels import InvalidParcel, ParcelInput
 
 router = APIRouter(prefix="/api", tags=["parcels"])
@@ -85,7 +86,8 @@ class ParcelChanges(BaseModel):
     status: str | None = None
     park_id: int | None = Field(None, ge=1)
     land_use: str | None = Field(None, pattern=r"^\d{4}$")
-    holder_id: int | None = Field(None, ge=1)
+    holder_id: int | None = Field(None, ge=1, description="an enterprise you may read (else use holder_credit_code)")
+    holder_credit_code: str | None = Field(None, max_length=18, description="the holder's 统一社会信用代码")
     intended_industry: str | None = None
     contract_kind: str | None = None
     contract_no: str | None = Field(None, max_length=100)
@@ -95,7 +97,7 @@ class ParcelChanges(BaseModel):
     agreed_completion_date: dt.date | None = None
     planned_investment: Decimal | None = Field(None, ge=0)
     started_on: dt.date | None = None
-    built_footprint_m2: float | None = Field(None, ge=0)
+    built_footprint_m2: float | None = Field(None, ge=0, allow_inf_nan=False)
     investment_to_date: Decimal | None = Field(None, ge=0)
     halted_since: dt.date | None = None
     completed_on: dt.date | None = None
@@ -138,7 +140,19 @@ def _run(action):  # noqa: ANN001, ANN202
             },
         ) from None
     except InvalidParcel as exc:
+        if exc.violations:
+            raise HTTPException(422, detail=[
+                {"loc": ["body", v.field], "msg": v.message, "type": f"parcel_integrity.{v.rule}"}
+                for v in exc.violations
+            ]) from None
+        if exc.field:
+            raise HTTPException(422, detail=[{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]) from None
         raise HTTPException(422, detail=str(exc)) from None
+
+
+def _warnings(found: list[Violation]) -> list[dict[str, object]]:
+    """Slivers and other written-but-reported findings, by rule code."""
+    return [v.as_dict() for v in found]
 
 
 @router.patch("/parcels/{code}", summary="Edit a parcel (version check: 409 if someone changed it meanwhile)")
@@ -154,11 +168,13 @@ def patch_parcel(
     if "geometry" in changes:
         changes["geometry"] = _geometry(changes["geometry"])
 
+    found: list[Violation] = []
+
     def act() -> int:
         with transaction(db, principal.actor, body.reason) as conn:
-            return update_parcel(conn, principal, code, changes, expected, body.reason)
+            return update_parcel(conn, principal, code, changes, expected, body.reason, found)
 
-    return {"code": code.upper(), "version": _run(act)}
+    return {"code": code.upper(), "version": _run(act), "warnings": _warnings(found)}
 
 
 class NewParcel(BaseModel):
@@ -180,12 +196,14 @@ def post_parcel(body: NewParcel, principal: Principal = SignedIn, db: Engine = D
         land_use=body.land_use, intended_industry=body.intended_industry,
     )
 
+    found: list[Violation] = []
+
     def act() -> int:
         with transaction(db, principal.actor, body.reason) as conn:
-            return add_parcel(conn, principal, data, body.reason)
+            return add_parcel(conn, principal, data, body.reason, found)
 
     _run(act)
-    return {"code": body.code.upper(), "version": 1}
+    return {"code": body.code.upper(), "version": 1, "warnings": _warnings(found)}
 
 
 class Retirement(BaseModel):
@@ -220,11 +238,13 @@ class Split(BaseModel):
 def post_split(code: str, body: Split, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
     children = [(c.code, _geometry(c.geometry, "children")) for c in body.children]
 
+    found: list[Violation] = []
+
     def act() -> list[str]:
         with transaction(db, principal.actor, body.reason) as conn:
-            return split_parcel(conn, principal, code, children, body.version, body.reason)
+            return split_parcel(conn, principal, code, children, body.version, body.reason, found)
 
-    return {"parent": code.upper(), "children": _run(act)}
+    return {"parent": code.upper(), "children": _run(act), "warnings": _warnings(found)}
 
 
 class Merge(BaseModel):
@@ -236,8 +256,10 @@ class Merge(BaseModel):
 
 @router.post("/parcels/merge", summary="Merge adjacent parcels; the new parcel records the parents")
 def post_merge(body: Merge, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
+    found: list[Violation] = []
+
     def act() -> str:
         with transaction(db, principal.actor, body.reason) as conn:
-            return merge_parcels(conn, principal, body.parcels, body.new_code, body.reason)
+            return merge_parcels(conn, principal, body.parcels, body.new_code, body.reason, found)
 
-    return {"code": _run(act), "parents": sorted(c.upper() for c in body.parcels)}
+    return {"code": _run(act), "parents": sorted(c.upper() for c in body.parcels), "warnings": _warnings(found)}

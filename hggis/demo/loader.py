@@ -35,6 +35,7 @@ from hggis.db.models import (
     Park,
 )
 from hggis.db.session import transaction
+from hggis.parcel_integrity import check_candidates, stored_candidates
 from hggis.demo.constraints import add_demo_constraints
 from hggis.demo.generator import (
     BLOCK_ECONOMIES,
@@ -181,6 +182,7 @@ def _write(conn: Connection, data: DemoData, say: Progress) -> None:
             for p in data.parcels
         ],
     ).scalars().all()
+    _check_parcels(conn, list(parcel_ids))
 
     say(f"writing {len(data.occupancies)} occupancies and {len(data.control_indicators)} control indicators")
     conn.execute(
@@ -210,6 +212,14 @@ def _write(conn: Connection, data: DemoData, say: Progress) -> None:
         insert(ClusterYear.__table__),
         [{**{k: v for k, v in y.items() if k != "cluster"}, "cluster_id": cluster_id[y["cluster"]]} for y in data.cluster_years],
     )
+
+
+def _check_parcels(conn: Connection, ids: list[int]) -> None:
+    """The generated parcels pass the same integrity rules as any other writer's (else: generator bug)."""
+    found = check_candidates(conn, stored_candidates(ids))
+    if found:
+        listed = "; ".join(v.message for v in found[:5])
+        raise DemoError(f"{len(found)} generated parcels break the parcel rules (a generator bug): {listed}")
 
 
 def load_demo(engine: Engine, seed: int = 2023, progress: Progress | None = None) -> DemoSummary:

@@ -58,6 +58,7 @@ from sqlalchemy.engine import Connection
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.session import set_actor
 from hggis.idle.calendar import sql_reached_on_interval
+from hggis.parcel_values import date_window_problem
 from hggis.idle.rules import RuleSet, enabled_rules, rule_set_by_id, rule_set_in_force
 
 DEADLINE_KINDS: dict[str, str] = {
@@ -309,6 +310,9 @@ def _scope_for_scan(principal: Principal) -> tuple[list[str] | None, str, dict[s
 
 def run_scan(conn: Connection, principal: Principal, as_of: dt.date, reason: str | None = None) -> dict[str, Any]:
     """Scan every contracted parcel in the principal's write scope as of ``as_of``; store results."""
+    why = date_window_problem(as_of, future=True)
+    if why:  # a scan as of 9999-12-31 would store fees and recoveries no one can owe
+        raise ScanError(f"as_of: {why}")
     adcodes, scope_sql, scope_params = _scope_for_scan(principal)
     set_actor(conn, principal.actor, reason or f"闲置土地扫描（截至 {as_of}）")
     rules: RuleSet = rule_set_in_force(conn, as_of)

@@ -17,6 +17,10 @@ Rules applied (thresholds are :class:`ParcelImportOptions` fields with the issue
   are repaired by ``ST_MakeValid`` and refused only if the area changes by more than 1 %;
   features whose point-on-surface is in no county of 黄冈 are refused
   (``hggis.validation.outside_huanggang``);
+- place: ``hggis.parcel_integrity`` (inside its county and park, no overlap with live
+  parcels or other features beyond the tolerance, plausible size), each fault by rule
+  code; slivers below the overlap tolerance are warnings;
+- values: ``hggis.parcel_values`` (no negative money, dates in a sane window and order);
 - codes: ``hggis.identifiers.validate_parcel_code`` (its message is the reason); a code
   twice in one file refuses both features; a retired parcel is not revived by an import;
 - scope: the principal needs ``parcels.write`` in the county of every feature's code;
@@ -38,10 +42,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import text
+from sqlalchemy import column, func, select, table, text, true
 from sqlalchemy.engine import Connection, Engine
 
-from hggis.access.policy import Principal, can
+from hggis.access.policy import Principal, can, scope_clause
 from hggis.db.models import PARCEL_CODE_PATTERN, PARCEL_STATUSES
 from hggis.db.session import transaction
 from hggis.identifiers import validate_credit_code, validate_parcel_code
@@ -61,6 +65,8 @@ from hggis.io.fieldmap import (
 )
 from hggis.io.importlog import file_checksum, record_import, require_import_right
 from hggis.io.spatial import read_layer_with_report
+from hggis.parcel_integrity import check_candidates
+from hggis.parcel_values import value_problems
 from hggis.validation import outside_huanggang
 
 Progress = Callable[[str, int, int], None]
@@ -89,7 +95,8 @@ class ParcelImportOptions:
 class Issue:
     index: int  # feature index in the file (0-based; the Shapefile FID)
     code: str | None
-    kind: str  # geometry, code, location, scope, duplicate, attribute, existing, area, link, repair
+    kind: str  # geometry, code, location, scope, duplicate, attribute, existing, area, link, repair,
+    # or a hggis.parcel_integrity rule (outside_county, outside_park, park_county, overlap, sliver, area_too_*)
     reason: str
     lon: float | None = None
     lat: float | None = None
@@ -310,6 +317,7 @@ def _stage(conn: Connection, rows: pd.DataFrame, progress: Progress | None) -> N
                 cp.write(frame.iloc[lo : lo + CHUNK].to_csv(header=False, index=False, lineterminator="\n"))
                 if progress:
                     progress("stage", min(lo + CHUNK, total), total)
+    conn.execute(text("CREATE INDEX ON io_stage USING gist (geom)"))  # the overlap checks join the stage to itself
     conn.execute(text("ANALYZE io_stage"))
 
 
@@ -351,24 +359,13 @@ def _computed_areas(conn: Connection) -> dict[int, float]:
     return {int(i): float(a) for i, a in rows}
 
 
-def _county_mismatches(conn: Connection, ids: list[int]) -> list[tuple[int, str, str]]:
-    rows = conn.execute(
-        text(
-            """
-            SELECT s.idx, c.adcode, c.name FROM io_stage s
-            JOIN counties own ON own.adcode = substr(s.code, 1, 6) AND own.boundary IS NOT NULL
-            JOIN counties c ON c.boundary IS NOT NULL AND c.adcode <> own.adcode
-                           AND ST_Intersects(c.boundary, ST_PointOnSurface(s.geom))
-            WHERE s.idx = ANY(:ids) AND NOT ST_Intersects(own.boundary, ST_PointOnSurface(s.geom))
-            """
-        ),
-        {"ids": ids},
-    ).all()
-    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+def _resolve_links(conn: Connection, principal: Principal) -> list[tuple[int, str, str]]:
+    """Park and holder ids from names / credit codes; (idx, kind, value) of the unresolved.
 
-
-def _resolve_links(conn: Connection) -> list[tuple[int, str, str]]:
-    """Park and holder ids from names / credit codes; (idx, kind, value) of the unresolved."""
+    A credit code names any enterprise (whoever has the code may); a bare name only one
+    the importer may read, so an import cannot read out another county's firm by name.
+    """
+    scope_sql, scope_params = scope_clause(principal, "enterprises", "read", "adcode", "park_id")
     conn.execute(text("UPDATE io_stage s SET park_id = k.id FROM parks k WHERE s.park_name IS NOT NULL AND k.name = s.park_name"))
     conn.execute(
         text(
@@ -380,10 +377,11 @@ def _resolve_links(conn: Connection) -> list[tuple[int, str, str]]:
         text(
             """
             UPDATE io_stage s SET holder_id = e.id
-            FROM (SELECT name, min(id) AS id FROM enterprises GROUP BY name HAVING count(*) = 1) e
+            FROM (SELECT name, min(id) AS id FROM enterprises WHERE {scope_sql} GROUP BY name HAVING count(*) = 1) e
             WHERE s.holder_id IS NULL AND s.holder_name IS NOT NULL AND e.name = s.holder_name
-            """
-        )
+            """.format(scope_sql=scope_sql)
+        ),
+        scope_params,
     )
     rows = conn.execute(
         text(
@@ -541,6 +539,7 @@ def _prepare_rows(
         out, errs = _parse_by_value(s, V.parse_number)
         rows["declared"] = [np.nan if v is None else v for v in out]
         add(errs, "attribute", mapping.columns["area"])
+    _check_values(rows, mapping, problems)
     # The same code twice in one file: which geometry would win is a guess, so both are refused.
     code_series = pd.Series(codes, dtype="object")
     dup = code_series.notna() & code_series.duplicated(keep=False)
@@ -551,6 +550,21 @@ def _prepare_rows(
             for m in members:
                 problems.setdefault(int(m), []).append(("duplicate", f"宗地代码 {code} appears more than once in the file (features {listed})"))
     return rows, problems
+
+
+_VALUE_FIELDS = ("land_price", "planned_investment", "agreed_start_date", "agreed_completion_date")
+
+
+def _check_values(rows: pd.DataFrame, mapping: ColumnMapping, problems: Problems) -> None:
+    """hggis.parcel_values on the columns the file has (rows with no such value cost nothing)."""
+    present = [f for f in _VALUE_FIELDS if f in mapping.columns]
+    if not present:
+        return
+    frame = rows[present]
+    for i in np.flatnonzero(frame.notna().any(axis=1).to_numpy()):
+        values = {f: v for f, v in frame.iloc[int(i)].items() if v is not None and not pd.isna(v)}
+        for fld, why in value_problems(values):
+            _add(problems, int(i), "attribute", f"{mapping.columns.get(fld, fld)}: {why}")
 
 
 def _area_check(
@@ -699,7 +713,7 @@ def _check_location(
     conn: Connection, geoms: np.ndarray, fixed: dict[int, bytes], codes: list[str | None],
     problems: Problems, report: ParcelImportReport,
 ) -> None:
-    """Outside 黄冈 → refused; in another county than the code says → warning."""
+    """Outside 黄冈 → refused (the finer rules, county by county, are in _check_integrity)."""
     cand = [i for i in range(len(geoms)) if geoms[i] is not None and not _has_geometry_problem(problems, i)]
     final = np.array([shapely.from_wkb(fixed[i]) if i in fixed else geoms[i] for i in cand], dtype=object)
     # outside_huanggang judges a parcel by its point-on-surface (GEOS, as ST_PointOnSurface);
@@ -707,15 +721,12 @@ def _check_location(
     points = list(shapely.point_on_surface(final)) if len(final) else []
     for j in outside_huanggang(conn, points):
         _add(problems, cand[j], "location", "lies outside 黄冈市 (its point-on-surface is in no county)")
-    located = [i for i in cand if codes[i] is not None and not problems.get(i)]
-    for i, adcode, cname in _county_mismatches(conn, located):
-        report.issues.append(Issue(i, codes[i], "location",
-                                   f"code says county {codes[i][:6]} but the parcel lies in {cname} ({adcode})",
-                                   severity="warning"))
 
 
-def _compare_with_stored(conn: Connection, codes: list[str | None], problems: Problems, report: ParcelImportReport) -> None:
-    for i, kind, value in _resolve_links(conn):
+def _compare_with_stored(
+    conn: Connection, principal: Principal, codes: list[str | None], problems: Problems, report: ParcelImportReport
+) -> None:
+    for i, kind, value in _resolve_links(conn, principal):
         what = "园区" if kind == "park" else "权利人"
         report.issues.append(Issue(i, codes[i], "link", f"{what} {value!r} not found: left as stored", severity="warning"))
     for i, retired, _changed in _match_existing(conn):
@@ -728,6 +739,30 @@ def _compare_with_stored(conn: Connection, codes: list[str | None], problems: Pr
         )
     ).one()
     report.to_insert, report.to_update, report.unchanged = (int(c) for c in counts)
+
+
+_STAGE = table("io_stage", column("idx"), column("code"), column("geom"), column("park_id"), column("existing_id"))
+
+
+def _check_integrity(conn: Connection, codes: list[str | None], problems: Problems, report: ParcelImportReport) -> None:
+    """hggis.parcel_integrity on every feature still standing: errors refuse it, slivers are listed.
+
+    Features already refused (no code, bad geometry …) are left out, so each is reported
+    for its first real fault; the stored parcels an import updates are replaced, not compared.
+    """
+    s = _STAGE.c
+    refused = sorted(problems)
+    cand = (
+        select(s.idx, s.code, func.substr(s.code, 1, 6).label("adcode"), s.park_id, s.geom,
+               s.existing_id.label("replaces_id"))
+        .where(s.geom.isnot(None), s.code.isnot(None), s.idx.not_in(refused) if refused else true())
+        .subquery("parcel_candidates")
+    )
+    for v in check_candidates(conn, cand):
+        if v.severity == "error":
+            _add(problems, v.idx, v.rule, v.message)
+        else:
+            report.issues.append(Issue(v.idx, codes[v.idx], v.rule, v.message, severity="warning"))
 
 
 def _list_issues(report: ParcelImportReport, problems: Problems, gdf: pd.DataFrame, codes: list[str | None]) -> None:
@@ -819,8 +854,10 @@ def import_parcels(
                 if not _has_geometry_problem(problems, i)
             }
             _area_check(rows, areas, mapping, opts, saved_unit, report, codes)
-            _compare_with_stored(conn, codes, problems, report)
+            _compare_with_stored(conn, principal, codes, problems, report)
             lap("compare")
+            _check_integrity(conn, codes, problems, report)
+            lap("integrity")
             _list_issues(report, problems, gdf, codes)
             if problems:
                 report.status = "refused"

@@ -99,10 +99,9 @@ def _parse(kind: str, raw: str, conn: Connection) -> Any:
             code = validate_credit_code(raw)
         except (InvalidIdentifier, ValueError) as exc:
             raise ValueError(f"统一社会信用代码无效：{exc}") from None
-        eid = conn.execute(text("SELECT id FROM enterprises WHERE credit_code = :c"), {"c": code}).scalar_one_or_none()
-        if eid is None:
+        if conn.execute(text("SELECT 1 FROM enterprises WHERE credit_code = :c"), {"c": code}).first() is None:
             raise ValueError("系统中没有该统一社会信用代码的企业，请先登记企业")
-        return eid
+        return code  # update_parcel resolves it: a holder named by credit code
     if kind == "land_use":
         if not (len(raw) == 4 and raw.isdigit()):
             raise ValueError("地类应为 GB/T 21010 的四位编码，例如 0601（工业用地）")
@@ -154,7 +153,12 @@ def submit_edit(
         except ValueError as exc:
             outcome.errors[name] = str(exc)
             continue
-        if not _same(parcel.get(col), value):
+        if kind == "credit_code":
+            if value is not None and not _same(parcel.get("holder_credit_code"), value):
+                changes["holder_credit_code"] = value
+            elif value is None and parcel.get(col) is not None:
+                changes[col] = None
+        elif not _same(parcel.get(col), value):
             changes[col] = value
     if not changes and not outcome.errors:
         outcome.errors["_form"] = "没有修改任何字段"
@@ -163,12 +167,14 @@ def submit_edit(
     try:
         with conn.begin_nested():  # a refusal by the database leaves the transaction usable
             outcome.new_version = update_parcel(conn, principal, parcel["code"], changes, version, reason.strip())
-        outcome.changed = [PARCEL_FIELDS[c] for c in changes]
+        outcome.changed = [LABELS["holder_credit_code"] if c == "holder_credit_code" else PARCEL_FIELDS[c]
+                           for c in changes]
     except StaleVersion as exc:
         outcome.stale = exc
     except InvalidParcel as exc:
         message = str(exc)
-        outcome.errors[_field_of(message) or "_form"] = f"未保存：{message}"
+        where = _field_of(message) or (_field_of(exc.field) if exc.field else None) or "_form"
+        outcome.errors[where] = f"未保存：{message}"
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or "约束"
         outcome.errors["_form"] = f"未保存：数据库拒绝了这次修改（违反 {constraint}），请核对填写的内容"
