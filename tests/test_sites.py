@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from shapely import wkb
 from shapely.geometry import shape
+from sqlalchemy import text
 
 from api.app import create_app
 from hggis.access.policy import PUBLIC, Forbidden, Principal
@@ -62,9 +64,24 @@ def test_corner_touch_is_adjacent(clean_db):
 
 
 def test_blocks_do_not_cross_county_lines(clean_db):
+    # A 400 m square on the 黄州/团风 line, cut by the real boundary: two touching parcels, one per county.
     with transaction(clean_db, "test", "setup") as conn:
-        add(conn, gk_box(0, 0, 200, 200))
-        add(conn, gk_box(200, 0, 200, 200), adcode="421121")  # touching, but registered in 团风
+        halves = conn.execute(
+            text(
+                """
+                WITH line AS (
+                    SELECT ST_PointOnSurface(ST_Intersection(ST_Boundary(a.boundary), ST_Buffer(b.boundary, 1e-6))) AS p
+                    FROM counties a, counties b WHERE a.adcode = '421102' AND b.adcode = '421121'
+                ), square AS (
+                    SELECT ST_Transform(ST_Expand(ST_Transform(p, 4547), 200), 4490) AS g FROM line
+                )
+                SELECT c.adcode, ST_AsBinary(ST_Multi(ST_Intersection(square.g, c.boundary)))
+                FROM square, counties c WHERE c.adcode IN ('421102', '421121') ORDER BY c.adcode
+                """
+            )
+        ).all()
+        for adcode, geom_wkb in halves:
+            add(conn, wkb.loads(bytes(geom_wkb)), adcode=adcode)
     result = _find(clean_db, min_mu=10, max_mu=500)
     assert sorted(r["adcode"] for r in result["results"]) == ["421102", "421121"]
 
