@@ -12,7 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.admission import BUSY_DETAIL, AdmissionLimit
 from api.assets import mount_assets
 from api.security import FailureLimiter
 from api.routes import auth, health, history, layers, ogc, pages, parcels, reserves
@@ -24,6 +27,7 @@ from api.routes import dashboard, maps, tiles
 from api.routes import workbench_cases, workbench_evaluation, workbench_imports, workbench_parcels, workbench_reserves, workbench_search, workbench_users
 from hggis import __version__
 from hggis.access.policy import Forbidden
+from hggis.config import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -45,6 +49,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         from hggis.db.engine import get_engine
 
         engine = get_engine()
+    settings = get_settings()
+    slots = settings.admission_slots()
+
     app = FastAPI(
         title="黄冈市工业用地与园区信息系统 hggis",
         version=__version__,
@@ -55,6 +62,19 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.state.auth_limiter = FailureLimiter()
+
+    retry_after = {"Retry-After": str(max(1, round(settings.hggis_db_pool_timeout_s)))}
+
+    @app.exception_handler(PoolTimeout)
+    def pool_saturated(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return JSONResponse({"detail": BUSY_DETAIL}, status_code=503, headers=retry_after)
+
+    @app.exception_handler(OperationalError)
+    def database_unreachable(request: Request, exc: OperationalError) -> JSONResponse:
+        # A lost or refused connection (database restarting); the pool reconnects by itself.
+        return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503, headers=retry_after)
+
+    app.add_middleware(AdmissionLimit, slots=slots, wait_s=settings.hggis_db_pool_timeout_s)
 
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> JSONResponse:

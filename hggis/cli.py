@@ -92,16 +92,25 @@ def demo_load(seed: Annotated[int, typer.Option(help="random seed of the generat
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default HGGIS_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default HGGIS_PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default HGGIS_WORKERS, else one per core)")] = None,
 ) -> None:
-    """Serve the web pages and the API."""
+    """Serve the web pages and the API, in one or more worker processes."""
+    import os
+
     import uvicorn
 
-    from api.app import create_app
     from hggis.config import get_settings
 
     settings = get_settings()
-    engine = ready_engine()
-    uvicorn.run(create_app(engine), host=host or settings.hggis_host, port=port or settings.hggis_port)
+    ready_engine()  # one clear line now if the database is unusable, before workers start
+    count = workers or settings.hggis_workers or os.cpu_count() or 1
+    if count < 1:
+        fail("--workers must be at least 1")
+    # Each worker process builds its own app, engine and pool (api.app:create_app).
+    uvicorn.run(
+        "api.app:create_app", factory=True, workers=count,
+        host=host or settings.hggis_host, port=port or settings.hggis_port,
+    )
 
 
 @app.command()

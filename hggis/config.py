@@ -50,6 +50,24 @@ class Settings(BaseSettings):
     hggis_upload_max_mb: float = Field(
         default=200, description="Largest file accepted by the web upload of imports (MB); larger uploads get 413."
     )
+    hggis_db_pool_size: int = Field(
+        default=10, description="Database connections each web worker keeps open (SQLAlchemy pool size)."
+    )
+    hggis_db_max_overflow: int = Field(
+        default=10, description="Extra connections a web worker may open above the pool size under load."
+    )
+    hggis_db_pool_timeout_s: float = Field(
+        default=10, description="Seconds a request waits for a database connection before it gets 503."
+    )
+    hggis_max_concurrent_requests: int | None = Field(
+        default=None,
+        description="Requests one web worker serves at once; more wait up to HGGIS_DB_POOL_TIMEOUT_S, then get 503 "
+        "with Retry-After. Unset: half of pool size + overflow, so a request that needs two connections still fits.",
+    )
+    hggis_workers: int | None = Field(
+        default=None, description="Web worker processes of `hggis serve` (unset: one per CPU core)."
+    )
+
     hggis_map_inline_max: int = Field(
         default=1000,
         description="A map layer with more features than this is served as vector tiles instead of inline GeoJSON.",
@@ -82,6 +100,12 @@ class Settings(BaseSettings):
         description="Agreed (contract) dates and idle-land scan dates may lie at most this many years after "
         "today; facts on the ground (started, completed, halted …) never after today.",
     )
+
+    def admission_slots(self) -> int:
+        """Requests admitted per worker: fewer than pool connections, so admitted work never starves."""
+        if self.hggis_max_concurrent_requests:
+            return self.hggis_max_concurrent_requests
+        return max(1, (self.hggis_db_pool_size + self.hggis_db_max_overflow) // 2)
 
 
 @lru_cache(maxsize=1)

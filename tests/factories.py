@@ -39,6 +39,8 @@ def add_park(conn: Connection, name: str = "测试园区", adcode: str = "421102
 
 
 def add_parcel(conn: Connection, serial: int, status: str = "reserve", side_m: float = 100.0, **kw) -> int:
-    lon = HUANGZHOU[0] + serial * 0.003
-    geom = square(lon, HUANGZHOU[1], side_m)
+    # Rows of 20 parcels ~290 m apart, rows ~1.1 km apart: every serial stays inside 黄州区.
+    lon = HUANGZHOU[0] + (serial % 20) * 0.003
+    lat = HUANGZHOU[1] + (serial // 20) * 0.01
+    geom = square(lon, lat, side_m)
     return create_parcel(conn, ParcelInput(code=parcel_code(serial), geometry=geom, status=status, **kw))

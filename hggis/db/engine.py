@@ -68,8 +68,16 @@ def get_engine(url: str | None = None) -> Engine:
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
+            from hggis.config import get_settings
+
+            settings = get_settings()
             engine = create_engine(
                 url,
+                pool_size=settings.hggis_db_pool_size,
+                max_overflow=settings.hggis_db_max_overflow,
+                pool_timeout=settings.hggis_db_pool_timeout_s,
+                # Checked on checkout: after a database restart stale connections are
+                # replaced instead of failing the next requests.
                 pool_pre_ping=True,
                 connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
             )
