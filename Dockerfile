@@ -24,5 +24,6 @@ USER hggis
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/api/health').status == 200 else 1)"
-# Migrating on start is idempotent; it waits for nothing, so compose orders it after db is healthy.
+# Migrating on start is idempotent (as DATABASE_OWNER_URL); the service then runs as DATABASE_URL,
+# the app role. It waits for nothing, so compose orders it after db is healthy.
 CMD ["sh", "-c", "hggis db migrate && exec hggis serve"]

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from hggis.access.commands import access_app, user_app
 from hggis.dashboard.commands import dashboard_app
 from hggis.db.commands import db_app
-from hggis.db.engine import DatabaseUnavailable, check_database, ensure_postgis, get_engine
+from hggis.db.engine import DatabaseUnavailable, Purpose, check_database, ensure_postgis, get_engine, session_url
 from hggis.evaluation.commands import evaluate_app
 from hggis.idle.commands import idle_app
 from hggis.io.commands import export_app, import_app
@@ -49,10 +49,14 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def ready_engine(create_postgis: bool = False) -> Engine:
-    """The configured engine after checking it is reachable and has PostGIS."""
+def ready_engine(create_postgis: bool = False, purpose: Purpose = "cli") -> Engine:
+    """The configured engine after checking it is reachable and has PostGIS.
+
+    CLI commands connect as the app role, like the service, so a command can do nothing the
+    service could not; only migrations (and backups) use the owner role.
+    """
     try:
-        engine = get_engine()
+        engine = get_engine(session_url(purpose=purpose))
         (ensure_postgis if create_postgis else check_database)(engine)
     except DatabaseUnavailable as exc:
         fail(str(exc))
@@ -61,17 +65,21 @@ def ready_engine(create_postgis: bool = False) -> Engine:
 
 @db_app.command("migrate")
 def migrate() -> None:
-    """Apply Alembic migrations and load the county boundaries (idempotent)."""
-    from hggis.boundaries import load_boundaries
-    from hggis.db.migrate import current_revisions, describe, upgrade
+    """Apply Alembic migrations as the owner role, grant the app role its DML, load the county boundaries.
 
-    engine = ready_engine(create_postgis=True)
+    Idempotent.
+    """
+    from hggis.boundaries import load_boundaries
+    from hggis.db.migrate import current_revisions, describe, grant_app_role, upgrade
+
+    engine = ready_engine(create_postgis=True, purpose="owner")
     before = current_revisions(engine)
     upgrade(engine)
     after = current_revisions(engine)
+    grants = grant_app_role(engine)
     changed = load_boundaries(engine)
     moved = f"{describe(before)} -> {describe(after)}" if before != after else f"already at {describe(after)}"
-    typer.echo(f"schema {moved}; county boundaries updated: {changed}")
+    typer.echo(f"schema {moved}; {grants}; county boundaries updated: {changed}")
 
 
 @demo_app.command("load")
@@ -102,7 +110,7 @@ def serve(
     from hggis.config import get_settings
 
     settings = get_settings()
-    ready_engine()  # one clear line now if the database is unusable, before workers start
+    ready_engine(purpose="service")  # one clear line now if the database is unusable, before workers start
     count = workers or settings.hggis_workers or os.cpu_count() or 1
     if count < 1:
         fail("--workers must be at least 1")

@@ -26,6 +26,26 @@ class Settings(BaseSettings):
         default=None,
         description="External PostGIS (postgresql+psycopg://…). Unset: the embedded cluster under HGGIS_VAR_DIR.",
     )
+    database_owner_url: str | None = Field(
+        default=None,
+        description="With DATABASE_URL: the schema owner's URL, used by `hggis db migrate`, backup and restore; "
+        "DATABASE_URL is then the app role (DML only). Unset: DATABASE_URL's role does both.",
+    )
+    hggis_statement_timeout_s: float = Field(
+        default=60,
+        ge=0,
+        description="The service's statements are cancelled after this many seconds (503 to the client); 0: never.",
+    )
+    hggis_cli_statement_timeout_s: float = Field(
+        default=3600,
+        ge=0,
+        description="The same bound for CLI commands (imports, evaluations, exports of the whole city); 0: never.",
+    )
+    hggis_idle_in_transaction_timeout_s: float = Field(
+        default=60,
+        ge=0,
+        description="A service or CLI session idle inside a transaction this long is ended, releasing its locks.",
+    )
     hggis_var_dir: Path = Field(
         default=PROJECT_ROOT / "var",
         description="Where the embedded cluster (pg/), logs and generated artifacts live.",

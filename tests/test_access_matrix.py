@@ -55,7 +55,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(engine):
-    from tests.conftest import wipe_data
+    from tests.conftest import superuser_engine, wipe_data
 
     wipe_data(engine)
     load_demo(engine, seed=11)
@@ -104,7 +104,7 @@ def world(engine):
             run_id=run_id,
         )
     wipe_data(engine)
-    with engine.begin() as conn:  # model versions are reference data, not wiped between tests
+    with superuser_engine().begin() as conn:  # model versions are reference data, not wiped between tests
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("DELETE FROM evaluation_models WHERE name LIKE '矩阵测试%'"))
 

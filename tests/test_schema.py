@@ -118,13 +118,16 @@ def test_parcels_are_retired_not_deleted(clean_db):
     "statement",
     ["UPDATE history SET actor = 'someone else'", "DELETE FROM history", "TRUNCATE history"],
 )
-def test_history_is_append_only(clean_db, statement):
+@pytest.mark.parametrize("role", ["app", "owner"])
+def test_history_is_append_only(clean_db, owner_engine, statement, role):
+    """The app role lacks the privilege; even the schema owner is stopped by the triggers."""
     with transaction(clean_db, "test", "setup") as conn:
         add_parcel(conn, 5)
     with clean_db.connect() as conn:
         before = conn.execute(text("SELECT count(*), max(actor) FROM history")).one()
-    with pytest.raises(DBAPIError, match="append-only"):
-        with clean_db.begin() as conn:
+    writer = clean_db if role == "app" else owner_engine
+    with pytest.raises(DBAPIError, match="permission denied for table history" if role == "app" else "append-only"):
+        with writer.begin() as conn:
             conn.execute(text(statement))
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*), max(actor) FROM history")).one() == before

@@ -6,6 +6,8 @@ Layout under the cluster root (``$HGGIS_VAR_DIR/pg``)::
     run/                    Unix socket directory
     log/postgresql.log      server log (pg_ctl -l)
     password                the ``hggis`` superuser password, mode 600
+    owner-password          password of ``hggis_owner`` (owns the schema; migrations), mode 600
+    app-password            password of ``hggis_app`` (DML only; the service), mode 600
 
 The server listens on 127.0.0.1 only.  When we run as root, the tree belongs to the
 ``postgres`` OS user and ``initdb``/``pg_ctl`` run through ``runuser -u postgres --``
@@ -40,6 +42,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from hggis.config import Settings
 
 SUPERUSER = "hggis"
+OWNER_ROLE = "hggis_owner"
+APP_ROLE = "hggis_app"
+#: role -> password file name under the cluster root
+ROLE_PASSWORD_FILES = {SUPERUSER: "password", OWNER_ROLE: "owner-password", APP_ROLE: "app-password"}
 DEFAULT_DATABASE = "hggis"
 LISTEN_ADDRESS = "127.0.0.1"
 PG_LIB_ROOT = Path("/usr/lib/postgresql")
@@ -251,7 +257,7 @@ class EmbeddedCluster:
         self.pgdata = self.root / "data"
         self.socket_dir = Path(socket_dir).absolute() if socket_dir is not None else self.root / "run"
         self.log_file = self.root / "log" / "postgresql.log"
-        self.password_file = self.root / "password"
+        self.password_file = self.root / ROLE_PASSWORD_FILES[SUPERUSER]
 
     def __repr__(self) -> str:
         return f"EmbeddedCluster({str(self.root)!r}, port={self.port})"
@@ -329,7 +335,7 @@ class EmbeddedCluster:
         for path in (self.root, self.socket_dir, self.log_file.parent):
             if path.exists():
                 chown(path)
-        for path in (self.password_file, self.log_file):
+        for path in (*self._role_password_files(), self.log_file):
             if path.exists():
                 chown(path)
         if self.pgdata.exists() and self.pgdata.stat().st_uid != user.pw_uid:
@@ -438,18 +444,20 @@ class EmbeddedCluster:
             initialized=data_major is not None,
         )
 
-    def password(self) -> str:
+    def password(self, role: str = SUPERUSER) -> str:
+        """The password of ``role`` (superuser, owner or app), from its mode-600 file."""
+        path = self.root / ROLE_PASSWORD_FILES[role]
         try:
-            text = self.password_file.read_text().strip()
+            text = path.read_text().strip()
         except FileNotFoundError:
             raise ClusterError(
-                f"embedded cluster under {self.root} is not initialised (no {self.password_file.name} file): "
+                f"embedded cluster under {self.root} is not initialised (no {path.name} file): "
                 "run `hggis db up`"
             ) from None
         except PermissionError:
-            raise ClusterError(f"cannot read {self.password_file}: permission denied") from None
+            raise ClusterError(f"cannot read {path}: permission denied") from None
         if not text:
-            raise ClusterError(f"{self.password_file} is empty")
+            raise ClusterError(f"{path} is empty")
         return text.splitlines()[0]
 
     def _effective_port(self) -> int:
@@ -460,10 +468,10 @@ class EmbeddedCluster:
             port = None
         return port or self.port
 
-    def url(self, database: str = DEFAULT_DATABASE) -> str:
-        """SQLAlchemy URL for ``database`` as superuser ``hggis`` (contains the password)."""
+    def url(self, database: str = DEFAULT_DATABASE, role: str = SUPERUSER) -> str:
+        """SQLAlchemy URL for ``database`` as ``role`` (default the superuser; contains the password)."""
         return (
-            f"postgresql+psycopg://{SUPERUSER}:{quote(self.password(), safe='')}"
+            f"postgresql+psycopg://{role}:{quote(self.password(role), safe='')}"
             f"@{LISTEN_ADDRESS}:{self._effective_port()}/{quote(database, safe='')}"
         )
 
@@ -504,6 +512,9 @@ class EmbeddedCluster:
         if pid is not None:
             port = running_port or self.port
             note = "" if port == self.port else f" (configured port is {self.port}: run down and up to apply it)"
+            if port == self.port:  # a cluster started by an older hggis gets its roles now
+                self._write_role_passwords([])
+                self._ensure_database(DEFAULT_DATABASE)
             return f"already running on port {port}{note}"
 
         # ---- checks that create nothing
@@ -538,7 +549,8 @@ class EmbeddedCluster:
                     created.append(path)
             if fresh:
                 self._write_password(created)
-            elif not self.password_file.exists():
+            self._write_role_passwords(created)
+            if not fresh and not self.password_file.exists():
                 raise ClusterError(
                     f"{self.password_file} is missing for the existing cluster in {self.pgdata}: restore it, "
                     "or remove the cluster directory to start over"
@@ -558,7 +570,8 @@ class EmbeddedCluster:
             if fresh and self.pgdata.exists():
                 shutil.rmtree(self.pgdata, ignore_errors=True)
             if fresh:
-                self.password_file.unlink(missing_ok=True)
+                for path in self._role_password_files():
+                    path.unlink(missing_ok=True)
             keep_log = self.log_file.exists()
             for path in reversed(created):
                 if keep_log and path in (self.log_file.parent, *self.log_file.parents):
@@ -603,15 +616,29 @@ class EmbeddedCluster:
 
     # ---------------------------------------------------------------- steps of up()
 
-    def _write_password(self, created: list[Path]) -> None:
+    def _role_password_files(self) -> list[Path]:
+        return [self.root / name for name in ROLE_PASSWORD_FILES.values()]
+
+    def _write_password(self, created: list[Path], path: Path | None = None) -> None:
+        path = path or self.password_file
         password = secrets.token_urlsafe(24)
-        existed = self.password_file.exists()  # a leftover without a cluster is simply replaced
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        existed = path.exists()  # a leftover without a cluster is simply replaced
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         if not existed:
-            created.append(self.password_file)
+            created.append(path)
         with os.fdopen(fd, "w") as fh:
             fh.write(password + "\n")
-        os.chmod(self.password_file, 0o600)
+        os.chmod(path, 0o600)
+        user = self._os_user()
+        if user is not None:
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def _write_role_passwords(self, created: list[Path]) -> None:
+        """Passwords of the owner and app roles: made once, kept (the roles follow the files)."""
+        for role in (OWNER_ROLE, APP_ROLE):
+            path = self.root / ROLE_PASSWORD_FILES[role]
+            if not path.exists():
+                self._write_password(created, path)
 
     def _initdb(self, binaries: _Binaries, created: list[Path]) -> None:
         argv = [
@@ -741,9 +768,15 @@ class EmbeddedCluster:
             raise ClusterError(f"cannot connect to the embedded cluster: {_one_line(first)}") from None
 
     def _ensure_database(self, name: str) -> str:
-        """Create ``name`` if missing, CREATE EXTENSION postgis in it; return the PostGIS version."""
+        """Create ``name`` if missing, with PostGIS and the owner and app roles; return the PostGIS version.
+
+        The extension needs the superuser; everything else in the database then belongs to the
+        owner role (see ``hggis/db/roles.sql``).
+        """
         import psycopg
         from psycopg import sql
+
+        from hggis.db.roles import render_roles_sql
 
         try:
             with self._connect("postgres") as conn:
@@ -752,6 +785,9 @@ class EmbeddedCluster:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             with self._connect(name) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                roles = render_roles_sql(OWNER_ROLE, self.password(OWNER_ROLE), APP_ROLE, self.password(APP_ROLE))
+                with conn.transaction():
+                    conn.execute(roles)
                 row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

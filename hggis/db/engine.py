@@ -1,20 +1,28 @@
-"""Which database hggis talks to, and whether it is usable.
+"""Which database hggis talks to, as which role, and whether it is usable.
 
 ``DATABASE_URL`` wins when set (an external PostGIS); otherwise the embedded cluster under
 ``HGGIS_VAR_DIR/pg``.  Nothing here starts a cluster: that is ``hggis db up``.
+
+Two roles (see ``hggis.db.roles``): the *app* role (``DATABASE_URL``, or ``hggis_app`` of the
+embedded cluster) for the service and the CLI's data commands, and the *owner* role
+(``DATABASE_OWNER_URL``, or ``hggis_owner``) for migrations, backups and restores. Each
+session carries its bounds as connection options: the service's statements are cut off
+after ``HGGIS_STATEMENT_TIMEOUT_S``, the CLI's after ``HGGIS_CLI_STATEMENT_TIMEOUT_S``, both
+end a transaction left idle for ``HGGIS_IDLE_IN_TRANSACTION_TIMEOUT_S``; owner sessions
+(migrations, restores) are unbounded.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from hggis.db.cluster import ClusterError, embedded_cluster
+from hggis.db.cluster import APP_ROLE, OWNER_ROLE, ClusterError, embedded_cluster
 
 if TYPE_CHECKING:  # pragma: no cover
     from hggis.config import Settings
@@ -44,18 +52,63 @@ def mask_url(url: str) -> str:
         return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def database_url(settings: Settings | None = None) -> str:
-    """SQLAlchemy URL of the database to use; never starts the embedded cluster."""
+Role = Literal["app", "owner"]
+#: who connects: the web service, a CLI command, or migrations/backups (the owner role)
+Purpose = Literal["service", "cli", "owner"]
+
+
+def _settings(settings: Settings | None) -> Settings:
     if settings is None:
         from hggis.config import get_settings
 
-        settings = get_settings()
+        return get_settings()
+    return settings
+
+
+def database_url(settings: Settings | None = None, role: Role = "app") -> str:
+    """SQLAlchemy URL of the database as ``role``; never starts the embedded cluster.
+
+    Without ``DATABASE_OWNER_URL`` an external database has a single role: the owner URL is
+    ``DATABASE_URL`` (the deployment before least privilege; the README says how to split it).
+    """
+    settings = _settings(settings)
     if settings.database_url:
+        if role == "owner" and settings.database_owner_url:
+            return normalize_url(settings.database_owner_url)
         return normalize_url(settings.database_url)
+    if settings.database_owner_url:
+        raise DatabaseUnavailable("DATABASE_OWNER_URL is set without DATABASE_URL: set both, or neither")
     try:
-        return embedded_cluster(settings).url()
+        return embedded_cluster(settings).url(role=OWNER_ROLE if role == "owner" else APP_ROLE)
     except ClusterError as exc:
         raise DatabaseUnavailable(str(exc)) from None
+
+
+def with_session_limits(url: str, statement_timeout_s: float, idle_in_transaction_s: float) -> str:
+    """``url`` whose sessions cancel statements and end idle transactions after these times (0: never).
+
+    Passed as libpq ``options`` so every pooled connection has them from its first statement,
+    whichever role or server; options already in the URL are kept (ours come last and win).
+    """
+    limits = (
+        f"-c statement_timeout={int(statement_timeout_s * 1000)} "
+        f"-c idle_in_transaction_session_timeout={int(idle_in_transaction_s * 1000)}"
+    )
+    parsed = make_url(normalize_url(url))
+    given = parsed.query.get("options")
+    if isinstance(given, tuple):
+        given = " ".join(given)
+    options = f"{given} {limits}" if given else limits
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def session_url(settings: Settings | None = None, purpose: Purpose = "service") -> str:
+    """The URL for ``purpose``: its role and its statement and idle-transaction bounds."""
+    settings = _settings(settings)
+    if purpose == "owner":
+        return with_session_limits(database_url(settings, "owner"), 0, 0)
+    timeout = settings.hggis_statement_timeout_s if purpose == "service" else settings.hggis_cli_statement_timeout_s
+    return with_session_limits(database_url(settings, "app"), timeout, settings.hggis_idle_in_transaction_timeout_s)
 
 
 _engines: dict[str, Engine] = {}
@@ -63,8 +116,8 @@ _engines_lock = threading.Lock()
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """The process-wide engine for ``url`` (default: :func:`database_url`), created once."""
-    url = normalize_url(url) if url else database_url()
+    """The process-wide engine for ``url`` (default: the service's, :func:`session_url`), created once."""
+    url = normalize_url(url) if url else session_url()
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:

@@ -7,12 +7,19 @@ and a merge revision joins them when they settle.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from hggis.db.roles import grant_app_privileges, role_exists
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hggis.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -43,3 +50,27 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def app_role_name(settings: Settings | None = None) -> str | None:
+    """The role the service connects as: the user of DATABASE_URL, or the embedded ``hggis_app``."""
+    from hggis.db.engine import database_url
+
+    return make_url(database_url(settings, "app")).username
+
+
+def grant_app_role(engine: Engine, app_role: str | None = None) -> str:
+    """After a migration, as the owner: give the app role its privileges; a one-line account.
+
+    A deployment whose service and migrations share one role (no DATABASE_OWNER_URL) has
+    nothing to grant; the message says so rather than failing.
+    """
+    app_role = app_role or app_role_name()
+    with engine.begin() as conn:
+        me = conn.execute(text("SELECT current_user")).scalar_one()
+        if not app_role or app_role == me:
+            return f"service and migrations share role {me} (set DATABASE_OWNER_URL to separate them)"
+        if not role_exists(conn, app_role):
+            return f"app role {app_role} does not exist: nothing granted"
+        n = grant_app_privileges(conn, app_role)
+    return f"app role {app_role} granted DML on {n} relations"

@@ -34,6 +34,7 @@ from hggis.db.models import (
     Parcel,
     Park,
 )
+from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
 from hggis.parcel_integrity import check_candidates, stored_candidates
 from hggis.demo.constraints import add_demo_constraints
@@ -264,6 +265,6 @@ def load_demo(engine: Engine, seed: int = 2023, progress: Progress | None = None
             "reserve_mu_by_county": reserve,
         }
         conn.execute(insert(DatasetMeta.__table__), [{"key": META_KEY, "value": value}])
-        conn.execute(text("ANALYZE parks, parcels, enterprises, enterprise_years, occupancies"))
+        analyze(conn, "parks", "parcels", "enterprises", "enterprise_years", "occupancies")
     say("done")
     return DemoSummary(seed, LOADED, counts, reserve, time.perf_counter() - started)

@@ -24,12 +24,16 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Forbidden, Principal, authorize, grant, scope_clause
+from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, compute, land, quality
 from hggis.evaluation.frames import write_binary, write_frame
 from hggis.evaluation.model import ModelParams, model_for_year
 
 ISSUE_COLUMNS = ("run_id", "enterprise_id", "check_code", "field", "value", "reason", "blocking")
+#: what a run writes, re-analysed in its transaction (stale statistics made the map take minutes)
+RUN_TABLES = ("evaluation_runs", "evaluation_results", "evaluation_land", "evaluation_benchmarks",
+              "evaluation_quality_issues", "evaluation_aggregates")
 BENCH_COLUMNS = ("run_id", "size_group", "indicator", "position", "mode", "numerator_sum", "denominator_sum",
                  "population", "benchmark", "average_score")
 
@@ -275,6 +279,8 @@ def run_evaluation(
         lap("write_results")
         aggregates.store(conn, run_id, ev.params)
         lap("aggregates")
+        analyze(conn, *RUN_TABLES)  # the 亩均 map and reports read the run right after the commit
+        lap("analyze")
         duration = int((time.perf_counter() - started) * 1000)
         conn.execute(text("UPDATE evaluation_runs SET duration_ms = :d WHERE id = :i"), {"d": duration, "i": run_id})
     lap("commit")

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hggis import clock
 from hggis.access.policy import Principal, can
+from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
@@ -54,6 +55,8 @@ FIGURE_FIELDS: dict[str, tuple[str, str, int]] = {
 FLAG_FIELDS = ("accident", "utility")
 YEAR_FIELDS = ("production_start_year",)
 STORED = tuple(FIGURE_FIELDS) + FLAG_FIELDS + YEAR_FIELDS
+#: what an applied import writes: re-analysed in its transaction, before evaluations read it
+WRITTEN_TABLES = ("enterprises", "enterprise_years")
 
 
 class FiguresFileError(ValueError):
@@ -517,6 +520,7 @@ def import_figures(
             report.unchanged = len(good) - report.inserted - report.updated
             report.status = "applied"
             report.import_id = _log(conn, principal, report)
+            analyze(conn, *WRITTEN_TABLES)  # statistics of the new figures before anyone reads them
             applied = True
     except _Rollback:
         pass

@@ -47,6 +47,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can, scope_clause
 from hggis.db.models import PARCEL_CODE_PATTERN, PARCEL_STATUSES
+from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
 from hggis.identifiers import validate_credit_code, validate_parcel_code
 from hggis.io import values as V
@@ -71,6 +72,8 @@ from hggis.validation import outside_huanggang
 
 Progress = Callable[[str, int, int], None]
 CHUNK = 10_000
+#: what an applied import writes: re-analysed in its transaction, before maps and evaluations read it
+WRITTEN_TABLES = ("parcels",)
 SAME_GEOMETRY_DEG = 1e-8  # ≈ 1 mm: closer than this to the stored geometry is "unchanged"
 
 
@@ -875,6 +878,7 @@ def import_parcels(
                              note=f"saved from {name}")
                 report.notes.append(f"field mapping saved as {opts.mapping!r} for the next file of this source")
             report.import_id = _log(conn, principal, report)
+            analyze(conn, *WRITTEN_TABLES)  # statistics of the new parcels before anyone reads them
             applied = True
     except _Rollback:
         pass
