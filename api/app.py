@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from api.assets import mount_assets
-from api.security import FailureLimiter
+from api.proxies import TrustedProxyMiddleware, parse_networks
+from api.security import CsrfRejected, csrf_guard
 from api.routes import auth, health, history, layers, ogc, pages, parcels, reserves
 from api.routes import idle
 from api.routes import evaluation
@@ -19,7 +20,9 @@ from api.routes import terrain
 from api.routes import dashboard, maps, tiles
 from api.routes import workbench_cases, workbench_evaluation, workbench_imports, workbench_parcels, workbench_reserves, workbench_search, workbench_users
 from hggis import __version__
+from hggis.access.failures import FailureLimiter
 from hggis.access.policy import Forbidden
+from hggis.config import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -37,13 +40,23 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         "Geometries in CGCS2000 (EPSG:4490); areas are ellipsoidal, in 亩.",
         docs_url=None,  # served by api.assets from a packaged Swagger UI (offline)
         redoc_url=None,
+        dependencies=[Depends(csrf_guard)],  # every cookie-authenticated write, before its route runs
     )
     app.state.engine = engine
-    app.state.auth_limiter = FailureLimiter()
+    app.state.auth_limiter = FailureLimiter.from_settings()
+    app.state.trusted_proxies = parse_networks(get_settings().hggis_trusted_proxies)
+    app.add_middleware(TrustedProxyMiddleware)
 
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(CsrfRejected)
+    def csrf_rejected(request: Request, exc: CsrfRejected) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "a signed-in browser write needs its CSRF token (X-CSRF-Token) or a same-site Origin"},
+            status_code=403,
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)

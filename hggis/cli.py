@@ -101,7 +101,9 @@ def serve(
 
     settings = get_settings()
     engine = ready_engine()
-    uvicorn.run(create_app(engine), host=host or settings.hggis_host, port=port or settings.hggis_port)
+    # proxy_headers off: api.proxies believes forwarded headers from HGGIS_TRUSTED_PROXIES only
+    uvicorn.run(create_app(engine), host=host or settings.hggis_host, port=port or settings.hggis_port,
+                proxy_headers=False)
 
 
 @app.command()
