@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,7 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.admission import BUSY_DETAIL, AdmissionLimit
 from api.assets import mount_assets
-from api.security import FailureLimiter
+from api.proxies import TrustedProxyMiddleware, parse_networks
+from api.security import CsrfRejected, csrf_guard
 from api.routes import auth, health, history, layers, ogc, pages, parcels, reserves
 from api.routes import idle
 from api.routes import evaluation
@@ -26,6 +27,7 @@ from api.routes import terrain
 from api.routes import dashboard, maps, tiles
 from api.routes import workbench_cases, workbench_evaluation, workbench_imports, workbench_parcels, workbench_reserves, workbench_search, workbench_users
 from hggis import __version__
+from hggis.access.failures import FailureLimiter
 from hggis.access.policy import Forbidden
 from hggis.config import get_settings
 
@@ -59,9 +61,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         "Geometries in CGCS2000 (EPSG:4490); areas are ellipsoidal, in 亩.",
         docs_url=None,  # served by api.assets from a packaged Swagger UI (offline)
         redoc_url=None,
+        dependencies=[Depends(csrf_guard)],  # every cookie-authenticated write, before its route runs
     )
     app.state.engine = engine
-    app.state.auth_limiter = FailureLimiter()
+    app.state.auth_limiter = FailureLimiter.from_settings()
+    app.state.trusted_proxies = parse_networks(get_settings().hggis_trusted_proxies)
+    app.add_middleware(TrustedProxyMiddleware)
 
     retry_after = {"Retry-After": str(max(1, round(settings.hggis_db_pool_timeout_s)))}
 
@@ -83,6 +88,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(CsrfRejected)
+    def csrf_rejected(request: Request, exc: CsrfRejected) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "a signed-in browser write needs its CSRF token (X-CSRF-Token) or a same-site Origin"},
+            status_code=403,
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)

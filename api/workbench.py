@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import SignedIn
 from api.pages_common import TEMPLATES, render
+from api.security import CsrfRejected
 from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant
 from hggis.summary import dataset_label
@@ -42,10 +43,6 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 TEMPLATES.env.filters["local_time"] = local_time
-
-
-class CsrfRejected(Exception):
-    """A form post without the session's CSRF token (forged, or from an ended session)."""
 
 
 class PageNotFound(LookupError):

@@ -118,6 +118,8 @@ def serve(
     uvicorn.run(
         "api.app:create_app", factory=True, workers=count,
         host=host or settings.hggis_host, port=port or settings.hggis_port,
+        # proxy_headers off: api.proxies believes forwarded headers from HGGIS_TRUSTED_PROXIES only
+        proxy_headers=False,
     )
 
 

@@ -88,6 +88,25 @@ class Settings(BaseSettings):
         default=None, description="Web worker processes of `hggis serve` (unset: one per CPU core)."
     )
 
+    hggis_trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (e.g. 127.0.0.1,10.0.0.0/8) of reverse proxies whose "
+        "Forwarded / X-Forwarded-For / X-Forwarded-Proto headers are believed, for the client address (sign-in "
+        "limits, logs) and the scheme (Secure cookies). Empty: no proxy is trusted and those headers are ignored.",
+    )
+    hggis_auth_failures_per_address: int = Field(
+        default=10, ge=1,
+        description="Failed sign-ins (bad tokens or passwords) one client address may make per window before its "
+        "further failures get 429; a valid token from that address is still accepted.",
+    )
+    hggis_auth_failures_per_account: int = Field(
+        default=10, ge=1,
+        description="Failed password sign-ins per account name per window, from any address, before the sign-in "
+        "form refuses that account with 429 for the rest of the window.",
+    )
+    hggis_auth_failure_window_s: float = Field(
+        default=300, gt=0, description="Window of the sign-in failure limits, in seconds (shared by all workers)."
+    )
     hggis_map_inline_max: int = Field(
         default=1000,
         description="A map layer with more features than this is served as vector tiles instead of inline GeoJSON.",

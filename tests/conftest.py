@@ -53,6 +53,7 @@ DATA_TABLES = (
     "constraint_features",
     "constraint_layers",
     "imports",
+    "auth_failures",
 )
 
 

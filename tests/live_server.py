@@ -26,7 +26,8 @@ def live_server(engine: Engine, timeout: float = 30) -> Iterator[str]:
     """``create_app(engine)`` under uvicorn in a thread; yields the base URL, stops it afterwards."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                       proxy_headers=False)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -70,22 +70,27 @@ def test_missing_malformed_unknown_expired_revoked_tokens_all_get_the_same_401(w
     assert set(answers) == {(401, "invalid or expired credentials")}
 
 
-def test_repeated_failures_are_rate_limited(world):
+def test_repeated_failures_are_rate_limited_but_valid_tokens_still_work(world):
     client = world["client"]
     codes = [client.get("/api/parcels", headers={"Authorization": "Bearer hggis_bad_guess"}).status_code for _ in range(12)]
     assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
-    # even a valid token is refused while the client is blocked
-    assert client.get("/api/parcels", headers=world["users"]["admin"].headers).status_code == 429
+    assert client.get("/api/parcels", headers={"Authorization": "Bearer hggis_bad_guess"}).headers["retry-after"] == "300"
+    # one guesser behind the office NAT does not lock out a colleague with a valid token
+    assert client.get("/api/parcels", headers=world["users"]["admin"].headers).status_code == 200
+    assert client.get("/api/parcels", headers=world["users"]["officer_hz"].headers).status_code == 200
 
 
-def test_tokens_are_stored_only_as_hashes(world):
+def test_tokens_are_stored_only_as_sha256(world):
+    import hashlib
+
     with world["engine"].connect() as conn:
-        stored = conn.execute(text("SELECT string_agg(token_hash, ' ') FROM api_tokens")).scalar()
+        stored = set(conn.execute(text("SELECT token_hash FROM api_tokens")).scalars())
         history = conn.execute(text("SELECT string_agg(coalesce(after::text, ''), ' ') FROM history")).scalar()
+    assert stored == {hashlib.sha256(u.token.encode()).hexdigest() for u in world["users"].values()}
     for user in world["users"].values():
         secret = user.token.split("_", 2)[2]
-        assert secret not in stored and secret not in history
-    assert stored.count("$argon2") == len(world["users"])
+        assert len(secret) >= 43  # 256 bits, URL-safe base64
+        assert not any(secret in h for h in stored) and secret not in history
     assert "token_hash" not in history
 
 
@@ -289,10 +294,10 @@ def test_every_role_is_known_and_cli_operator_is_full_admin():
 
 
 def test_a_token_revoked_after_use_is_refused_at_once(world):
-    """Verified tokens are remembered to skip argon2, but revocation still applies immediately."""
+    """Every request reads the token's row: revocation applies to the next request, in every worker."""
     client, engine, officer = world["client"], world["engine"], world["users"]["officer_hz"]
     assert client.get("/api/parcels", headers=officer.headers).status_code == 200
-    assert client.get("/api/parcels", headers=officer.headers).status_code == 200  # remembered
+    assert client.get("/api/parcels", headers=officer.headers).status_code == 200
     forged = officer.token[:-3] + ("aaa" if not officer.token.endswith("aaa") else "bbb")
     assert client.get("/api/parcels", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     with transaction(engine, "test", "revoke") as conn:

@@ -1,13 +1,18 @@
 """Web sign-in and sign-out: a session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS).
 
 The sign-in form is protected by a double-submit CSRF token (cookie + hidden field),
-signed-in forms by the session's own CSRF token.
+signed-in forms by the session's own CSRF token. Failed sign-ins are limited per client
+address and per account name (api.security, hggis.access.failures). Sign-out always ends
+the server-side session named by the cookie: a forged sign-out can only sign a user out,
+while refusing one would leave a session valid that the user believes ended.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from api.deps import Public, engine
 from api.pages_common import render
-from api.security import SESSION_COOKIE, client_key, log, resolve_principal
+from api.security import SESSION_COOKIE, client_key, log, retry_after
 from hggis.access.users import SESSION_HOURS, end_session, start_session, verify_password
 from hggis.db.session import transaction
 
@@ -23,13 +28,28 @@ router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Public
 LOGIN_CSRF_COOKIE = "hggis_login_csrf"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")  # controls and backslash: browsers drop them or read "/"
+
+
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    """HTTPS as the client sees it (api.proxies resolves the scheme from trusted proxies only)."""
+    return request.url.scheme == "https"
+
+
+def _local_path(target: str) -> bool:
+    parts = urlsplit(target)
+    return (target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc
+            and not _CONTROL.search(target))
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never redirect a signed-in user to another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site: never send a signed-in user to another one.
+
+    Checked as sent and once percent-decoded, so ``//host``, ``/\\host``, ``/%2F%2Fhost``,
+    ``/%5Chost``, schemes (``http:``, ``javascript:``) and tabs or newlines that a browser
+    would strip all fall back to the home page.
+    """
+    if target and len(target) <= 2000 and _local_path(target) and _local_path(unquote(target)):
         return target
     return "/"
 
@@ -56,16 +76,22 @@ def login(
     if not cookie or not secrets.compare_digest(cookie, csrf):
         return render(request, "login.html", {"csrf": cookie or "", "next": _safe_next(next),
                                               "error": "表单已过期，请刷新页面后重新登录。"}, status_code=400)
-    if limiter.blocked(client_key(request)):
-        return render(request, "login.html", {"csrf": csrf, "next": _safe_next(next),
-                                              "error": "登录失败次数过多，请稍后再试。"}, status_code=429)
-    with transaction(db, f"{username} (sign-in)") as conn:
-        principal = verify_password(conn, username.strip(), password)
+    address, account = client_key(request), username.strip()
+    with transaction(db, f"{account} (sign-in)") as conn:
+        # Checked before the password: a blocked guesser must not learn that a guess was right.
+        if limiter.blocked(conn, address, account):
+            log.warning("web sign-in refused (too many failures) from %s", address)
+            refused = render(request, "login.html", {"csrf": csrf, "next": _safe_next(next),
+                                                     "error": "登录失败次数过多，请稍后再试。"}, status_code=429)
+            refused.headers.update(retry_after(limiter))
+            return refused
+        principal = verify_password(conn, account, password)
         if principal is None:
-            limiter.record(client_key(request))
-            log.warning("web sign-in failure from %s", client_key(request))
+            limiter.record(conn, address, account)
+            log.warning("web sign-in failure from %s", address)
             return render(request, "login.html", {"csrf": csrf, "next": _safe_next(next),
                                                   "error": "用户名或密码错误。"}, status_code=401)
+        limiter.forget(conn, account=account)
         session_id, _ = start_session(conn, principal.user_id)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -77,15 +103,10 @@ def login(
 
 
 @router.post("/logout")
-def logout(
-    request: Request,
-    csrf: Annotated[str, Form(max_length=100)] = "",
-    db: Engine = Depends(engine),
-) -> Response:
-    resolve_principal(request)
-    expected = getattr(request.state, "csrf_token", None)
+def logout(request: Request, db: Engine = Depends(engine)) -> Response:
+    """End the session named by the cookie on the server, with or without the form's token."""
     session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id and expected and secrets.compare_digest(expected, csrf):
+    if session_id and len(session_id) <= 100:
         with transaction(db, "sign-out") as conn:
             end_session(conn, session_id)
     response = RedirectResponse("/", status_code=303)

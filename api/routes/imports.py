@@ -10,7 +10,6 @@ get the public view.
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -44,16 +43,6 @@ def upload_limit(request: Request) -> int:
     if configured:
         return int(configured)
     return int(get_settings().hggis_upload_max_mb * 1024 * 1024)
-
-
-def _check_csrf(request: Request, form_token: str | None) -> None:
-    """A cookie session must also send its CSRF token (header X-CSRF-Token or form field csrf)."""
-    expected = getattr(request.state, "csrf_token", None)
-    if expected is None:
-        return  # bearer token: not sent by browsers on their own
-    given = request.headers.get("x-csrf-token") or form_token or ""
-    if not secrets.compare_digest(given, expected):
-        raise HTTPException(403, detail="missing or wrong CSRF token")
 
 
 def _safe_name(filename: str | None, allowed: tuple[str, ...]) -> str:
@@ -113,11 +102,10 @@ async def upload_parcels(
     mapping: Annotated[str | None, Form(max_length=100)] = None,
     area_unit: Annotated[str | None, Form(pattern=r"^(mu|m2|ha)$")] = None,
     status: Annotated[str, Form(pattern=r"^[a-z_]{3,30}$")] = "reserve",
-    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    csrf: Annotated[str | None, Form(max_length=100, description="a signed-in browser's CSRF token (api.security.csrf_guard checks it)")] = None,
     principal: Principal = SignedIn,
     db: Engine = Depends(engine),
 ) -> JSONResponse:
-    _check_csrf(request, csrf)
     require_import_right(principal)
     path, original = await _save_upload(request, file, SPATIAL_SUFFIXES)
     try:
@@ -141,11 +129,10 @@ async def upload_figures(
     skip_bad: Annotated[bool, Form()] = False,
     dry_run: Annotated[bool, Form()] = False,
     sheet: Annotated[str | None, Form(max_length=100)] = None,
-    csrf: Annotated[str | None, Form(max_length=100)] = None,
+    csrf: Annotated[str | None, Form(max_length=100, description="a signed-in browser's CSRF token (api.security.csrf_guard checks it)")] = None,
     principal: Principal = SignedIn,
     db: Engine = Depends(engine),
 ) -> JSONResponse:
-    _check_csrf(request, csrf)
     require_import_right(principal)
     path, original = await _save_upload(request, file, FIGURE_SUFFIXES)
     try:

@@ -1,15 +1,17 @@
 """Users, API tokens and web sessions.
 
-Secrets are stored only as hashes: API tokens with argon2 (looked up by a public
-prefix), session ids with SHA-256 (they are 256-bit random, so a slow hash adds nothing).
-Users and tokens are audited like everything else; the audit function strips hash columns.
+Secrets are stored only as hashes. API tokens and session ids are 256-bit random, so
+SHA-256 is enough to store them and finds the row by index; a slow hash (argon2) is
+kept for passwords, which people choose. Users and tokens are audited like everything
+else; the audit function strips hash columns. Failed sign-ins are kept for a few minutes
+in ``auth_failures`` so every worker process applies the same limit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Text, func, true as sa_true
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func, true as sa_true
 from sqlalchemy import Boolean
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,7 +55,7 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     prefix: Mapped[str] = mapped_column(Text, unique=True)
-    token_hash: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)  # SHA-256 hex of the whole token
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
@@ -71,3 +73,26 @@ class WebSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+FAILURE_KINDS = ("address", "account")
+
+
+class AuthFailure(Base):
+    """One failed sign-in, counted against the client address or the account name it tried.
+
+    Not audited: these rows are a short-lived counter (pruned after the window), not data.
+    """
+
+    __tablename__ = "auth_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", FAILURE_KINDS), name="kind"),
+        Index("ix_auth_failures_subject", "kind", "subject", "failed_at"),
+        Index("ix_auth_failures_failed_at", "failed_at"),
+    )

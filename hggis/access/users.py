@@ -1,7 +1,9 @@
 """Users, API tokens and web sessions: creation, verification, revocation.
 
-A token is ``hggis_<prefix>_<secret>``: the prefix finds the row, argon2 verifies the
-whole token. It is shown once and never stored in clear. Verification failures return
+A token is ``hggis_<prefix>_<secret>`` with a 256-bit secret. It is shown once and stored
+only as its SHA-256, which finds the row by a unique index: with that much randomness a
+slow hash adds no protection, only ~0.3 s per request. The public prefix names the token
+for revocation. Passwords, which people choose, keep argon2. Verification failures return
 None without saying why, so a caller learns nothing about which part was wrong.
 """
 
@@ -14,20 +16,17 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import ROLES, Principal, authorize
+from hggis.access.tables import ApiToken, User, WebSession
 
 TOKEN_PREFIX = "hggis_"
 DEFAULT_TOKEN_DAYS = 90
 SESSION_HOURS = 12
 MIN_PASSWORD = 10
-_hasher = PasswordHasher()
-# prefix -> SHA-256 of a token that already passed argon2 in this process. Argon2 is slow on
-# purpose (~0.3 s here), too slow for every request of a desktop GIS paging through a layer;
-# the row (revocation, expiry, active user) is still read from the database on every call.
-_verified: dict[str, str] = {}
+_hasher = PasswordHasher()  # passwords only
 
 
 class UserError(ValueError):
@@ -120,7 +119,7 @@ def issue_token(conn: Connection, uid: int, days: int = DEFAULT_TOKEN_DAYS, labe
         text(
             "INSERT INTO api_tokens (user_id, prefix, token_hash, label, expires_at) VALUES (:u, :p, :h, :l, :e)"
         ),
-        {"u": uid, "p": prefix, "h": _hasher.hash(token), "l": label, "e": expires},
+        {"u": uid, "p": prefix, "h": _sha256(token), "l": label, "e": expires},
     )
     return IssuedToken(token=token, prefix=prefix, expires_at=expires)
 
@@ -138,43 +137,39 @@ def revoke_tokens(conn: Connection, uid: int, prefix: str | None = None) -> int:
 
 
 def set_active(conn: Connection, uid: int, active: bool) -> None:
+    """Enable or disable a user; disabling also ends their web sessions.
+
+    Tokens of a disabled user are refused while it stays disabled (verification checks
+    ``active``) and work again if it is re-enabled; revoke them to end them for good.
+    """
     conn.execute(text("UPDATE users SET active = :a, version = version + 1 WHERE id = :u"), {"a": active, "u": uid})
+    if not active:
+        end_user_sessions(conn, uid)
 
 
 def verify_token(conn: Connection, token: str) -> Principal | None:
     """The token's user, or None if the token is malformed, unknown, expired or revoked."""
     if not token.startswith(TOKEN_PREFIX) or token.count("_") < 2 or len(token) > 200:
         return None
-    prefix = token[len(TOKEN_PREFIX):].split("_", 1)[0]
+    t, u = ApiToken.__table__, User.__table__
     row = conn.execute(
-        text(
-            "SELECT t.id AS token_id, t.token_hash, t.expires_at, t.revoked_at, u.* FROM api_tokens t "
-            "JOIN users u ON u.id = t.user_id WHERE t.prefix = :p"
-        ),
-        {"p": prefix},
+        select(t.c.id.label("token_id"), u)
+        .join_from(t, u, u.c.id == t.c.user_id)
+        .where(t.c.token_hash == _sha256(token), t.c.revoked_at.is_(None), t.c.expires_at > func.now(), u.c.active)
     ).first()
     if row is None:
-        _hasher.hash(token)  # same work as a real check: no timing hint that the prefix is unknown
         return None
-    if row.revoked_at is not None or row.expires_at <= _now() or not row.active:
-        _verified.pop(prefix, None)
-        return None
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    known = _verified.get(prefix)
-    if known is None or not secrets.compare_digest(known, digest):
-        try:
-            _hasher.verify(row.token_hash, token)
-        except (VerificationError, InvalidHashError):
-            return None
-        _verified[prefix] = digest
     conn.execute(
-        text("UPDATE api_tokens SET last_used_at = now() WHERE id = :i AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"),
-        {"i": row.token_id},
+        update(t)
+        .where(t.c.id == row.token_id)
+        .where(or_(t.c.last_used_at.is_(None), t.c.last_used_at < func.now() - dt.timedelta(minutes=1)))
+        .values(last_used_at=func.now())
     )
     return _principal(row)
 
 
 def set_password(conn: Connection, uid: int, password: str) -> None:
+    """Set a user's password and end their web sessions (whoever knew the old one is signed out)."""
     if len(password) < MIN_PASSWORD:
         raise UserError(f"password must have at least {MIN_PASSWORD} characters")
     conn.execute(
@@ -184,6 +179,7 @@ def set_password(conn: Connection, uid: int, password: str) -> None:
         ),
         {"u": uid, "h": _hasher.hash(password)},
     )
+    end_user_sessions(conn, uid)
 
 
 def verify_password(conn: Connection, username: str, password: str) -> Principal | None:
@@ -204,8 +200,9 @@ def verify_password(conn: Connection, username: str, password: str) -> Principal
     return _principal(row)
 
 
-def _session_hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
+def _sha256(secret: str) -> str:
+    """How a 256-bit random secret (token or session id) is stored and looked up."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def start_session(conn: Connection, uid: int, hours: int = SESSION_HOURS) -> tuple[str, str]:
@@ -216,7 +213,7 @@ def start_session(conn: Connection, uid: int, hours: int = SESSION_HOURS) -> tup
             "INSERT INTO web_sessions (user_id, session_hash, csrf_token, expires_at) "
             "VALUES (:u, :h, :c, now() + make_interval(hours => :hrs))"
         ),
-        {"u": uid, "h": _session_hash(sid), "c": csrf, "hrs": hours},
+        {"u": uid, "h": _sha256(sid), "c": csrf, "hrs": hours},
     )
     return sid, csrf
 
@@ -230,16 +227,25 @@ def verify_session(conn: Connection, session_id: str) -> tuple[Principal, str] |
             "SELECT s.csrf_token, u.* FROM web_sessions s JOIN users u ON u.id = s.user_id "
             "WHERE s.session_hash = :h AND s.revoked_at IS NULL AND s.expires_at > now() AND u.active"
         ),
-        {"h": _session_hash(session_id)},
+        {"h": _sha256(session_id)},
     ).first()
     return None if row is None else (_principal(row), row.csrf_token)
 
 
 def end_session(conn: Connection, session_id: str) -> None:
+    """End the one session named by a cookie (sign-out)."""
     conn.execute(
         text("UPDATE web_sessions SET revoked_at = now() WHERE session_hash = :h AND revoked_at IS NULL"),
-        {"h": _session_hash(session_id)},
+        {"h": _sha256(session_id)},
     )
+
+
+def end_user_sessions(conn: Connection, uid: int) -> int:
+    """End every live web session of a user; returns how many."""
+    s = WebSession.__table__
+    return conn.execute(
+        update(s).where(s.c.user_id == uid, s.c.revoked_at.is_(None)).values(revoked_at=func.now())
+    ).rowcount
 
 
 def list_users(conn: Connection, by: Principal) -> list[dict]:

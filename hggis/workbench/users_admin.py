@@ -122,7 +122,7 @@ def admin_set_password(conn: Connection, by: Principal, uid: int, password: str)
 
 
 def admin_issue_token(conn: Connection, by: Principal, uid: int, days: int, label: str | None) -> IssuedToken:
-    """A new API token, returned once (only its argon2 hash is stored)."""
+    """A new API token, returned once (only its SHA-256 is stored)."""
     authorize(by, "users", "write")
     user = get_user(conn, by, uid)
     if not user["active"]:
