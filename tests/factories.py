@@ -38,9 +38,25 @@ def add_park(conn: Connection, name: str = "测试园区", adcode: str = "421102
     ).scalar_one()
 
 
+def county_anchor(conn: Connection, adcode: str) -> tuple[float, float]:
+    """A point well inside the county: 黄州's city centre, else a point on the county's surface."""
+    if adcode == "421102":
+        return HUANGZHOU
+    lon, lat = conn.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(boundary) AS p FROM counties WHERE adcode = :a) s"),
+        {"a": adcode},
+    ).one()
+    return lon, lat
+
+
 def add_parcel(conn: Connection, serial: int, status: str = "reserve", side_m: float = 100.0, **kw) -> int:
-    # Rows of 20 parcels ~290 m apart, rows ~1.1 km apart: every serial stays inside 黄州区.
-    lon = HUANGZHOU[0] + (serial % 20) * 0.003
-    lat = HUANGZHOU[1] + (serial // 20) * 0.01
+    """A square parcel in the county of its park (黄州 without a park), laid out by serial."""
+    adcode = "421102"
+    if kw.get("park_id") is not None:
+        adcode = conn.execute(text("SELECT adcode FROM parks WHERE id = :p"), {"p": kw["park_id"]}).scalar_one()
+    lon0, lat0 = county_anchor(conn, adcode)
+    # Rows of 20 parcels ~290 m apart, rows ~1.1 km apart: every serial stays inside the county.
+    lon = lon0 + (serial % 20) * 0.003
+    lat = lat0 + (serial // 20) * 0.01
     geom = square(lon, lat, side_m)
-    return create_parcel(conn, ParcelInput(code=parcel_code(serial), geometry=geom, status=status, **kw))
+    return create_parcel(conn, ParcelInput(code=parcel_code(serial, adcode), geometry=geom, status=status, **kw))

@@ -19,6 +19,7 @@ from hggis.terrain.dem import DemError, open_dem
 from hggis.terrain.service import import_dem, refresh_terrain, terrain_status
 from hggis.terrain.zonal import ParcelShapes, ZonalAccumulator, zonal_from_files
 from hggis.terrain.slope import write_slope
+from hggis.config import get_settings
 from tests.factories import HUANGZHOU, add_parcel, square
 from tests.terrain_helpers import (
     PLANE_SLOPE_DEG,
@@ -183,7 +184,11 @@ def test_dem_not_covering_lists_parcels_outside_and_marks_straddlers_partial(cle
     assert status.not_covered_parcels == [_code(clean_db, outside)]
 
 
-def test_parcel_smaller_than_a_pixel_takes_the_value_under_its_centroid(clean_db, tmp_path):
+def test_parcel_smaller_than_a_pixel_takes_the_value_under_its_centroid(clean_db, tmp_path, monkeypatch, request):
+    # a 6 m square is below the default plausible parcel size; this deployment allows it
+    monkeypatch.setenv("HGGIS_PARCEL_MIN_MU", "0.01")
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)
     x0, y0 = in_crs(4547, shapely.Point(HUANGZHOU)).coords[0]
     f = _plane(x0, y0)
     transform, h, w = projected_grid(4547, res=30.0)
@@ -265,7 +270,7 @@ def test_refresh_after_a_geometry_edit_recomputes_only_that_parcel(clean_db, tmp
     # moved off every DEM: the old statistics are dropped, not left behind as if current
     with transaction(clean_db, "test", "移出") as conn:
         conn.execute(text("UPDATE parcels SET geom = ST_Multi(ST_GeomFromText(:w, 4490)) WHERE id = :i"),
-                     {"w": square(115.3, 30.6, 200).wkt, "i": moved})
+                     {"w": square(114.88, 30.50, 200).wkt, "i": moved})  # in 黄州, off the DEM
         report = refresh_terrain(conn, [moved])
         assert report.removed == 1
         assert _terrain(conn, moved)["terrain_status"] == "not_covered"
