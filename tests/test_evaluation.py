@@ -485,10 +485,11 @@ def test_outliers_are_warnings_listed_with_value(db):
     assert rep["run_would_start"]
 
 
-def test_a_failing_run_leaves_nothing(db):
+def test_a_failing_run_leaves_nothing(db, owner_engine):
     """A database error at the last step (the aggregates) rolls back the whole run."""
     build_hand_dataset(db)
-    with db.begin() as conn:
+    # the fault is planted by the schema owner: the app role may not create triggers
+    with owner_engine.begin() as conn:
         conn.execute(text(
             "CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'simulated failure'; END $$"))
@@ -498,7 +499,7 @@ def test_a_failing_run_leaves_nothing(db):
         with pytest.raises(DBAPIError, match="simulated failure"):
             run_evaluation(db, ADMIN, 2024)
     finally:
-        with db.begin() as conn:
+        with owner_engine.begin() as conn:
             conn.execute(text("DROP TRIGGER test_fail ON evaluation_aggregates"))
             conn.execute(text("DROP FUNCTION test_fail()"))
     with db.connect() as conn:
