@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.admission import BUSY_DETAIL, AdmissionLimit
 from api.assets import mount_assets
+from api.compression import Compression
 from api.proxies import TrustedProxyMiddleware, parse_networks
 from api.security import CsrfRejected, csrf_guard
 from api.routes import auth, health, history, layers, ogc, pages, parcels, reserves
@@ -80,6 +81,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503, headers=retry_after)
 
     app.add_middleware(AdmissionLimit, slots=slots, wait_s=settings.hggis_db_pool_timeout_s)
+    app.add_middleware(Compression)  # outermost: compresses whatever the app answers
 
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> JSONResponse:

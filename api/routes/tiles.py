@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy.engine import Connection
 
+from api.compression import same_tag
 from api.deps import Caller, connection
 from hggis.access.policy import Forbidden, Principal
 from hggis.tiles import TileError, cache_control, etag, prepare, render
@@ -50,7 +51,7 @@ def tile(
     wanted = [t.strip() for t in request.headers.get("if-none-match", "").split(",") if t.strip()]
     if wanted:  # revalidation: the cheap ETag query first, the tile only when it changed
         tag = etag(conn, req)
-        if tag in wanted:
+        if any(same_tag(tag, w) for w in wanted):
             return Response(status_code=304, headers={**headers, "ETag": tag})
     data, tag = render(conn, req)  # the tile and its ETag from one statement
     return Response(data, media_type=MVT, headers={**headers, "ETag": tag})
