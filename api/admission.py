@@ -16,7 +16,6 @@ import asyncio
 import json
 
 import anyio.to_thread
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Paths served from files: no database, never queued behind database work.

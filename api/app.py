@@ -19,14 +19,31 @@ from api.admission import BUSY_DETAIL, AdmissionLimit
 from api.assets import mount_assets
 from api.compression import Compression
 from api.proxies import TrustedProxyMiddleware, parse_networks
+from api.routes import (
+    auth,
+    dashboard,
+    evaluation,
+    health,
+    history,
+    idle,
+    imports,
+    layers,
+    maps,
+    ogc,
+    pages,
+    parcels,
+    reserves,
+    terrain,
+    tiles,
+    workbench_cases,
+    workbench_evaluation,
+    workbench_imports,
+    workbench_parcels,
+    workbench_reserves,
+    workbench_search,
+    workbench_users,
+)
 from api.security import CsrfRejected, csrf_guard
-from api.routes import auth, health, history, layers, ogc, pages, parcels, reserves
-from api.routes import idle
-from api.routes import evaluation
-from api.routes import imports
-from api.routes import terrain
-from api.routes import dashboard, maps, tiles
-from api.routes import workbench_cases, workbench_evaluation, workbench_imports, workbench_parcels, workbench_reserves, workbench_search, workbench_users
 from hggis import __version__
 from hggis.access.failures import FailureLimiter
 from hggis.access.policy import Forbidden

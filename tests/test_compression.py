@@ -16,7 +16,8 @@ from tests.maps_helpers import tile_of
 
 def _tile_of_first_parcel(engine) -> str:  # noqa: ANN001
     with engine.connect() as conn:
-        lon, lat = conn.execute(text("SELECT ST_X(ST_Centroid(ST_Collect(geom))), ST_Y(ST_Centroid(ST_Collect(geom))) FROM parcels")).one()
+        centre = "ST_Centroid(ST_Collect(geom))"
+        lon, lat = conn.execute(text(f"SELECT ST_X({centre}), ST_Y({centre}) FROM parcels")).one()
     z, x, y = tile_of(lon, lat, 13)
     return f"/tiles/parcels_officer/{z}/{x}/{y}.pbf"
 
