@@ -63,14 +63,14 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def create_app(engine: Engine | None = None, max_concurrent: int | None = None) -> FastAPI:
     """Build the app; ``engine`` defaults to the configured database (embedded or DATABASE_URL)."""
     if engine is None:
         from hggis.db.engine import get_engine
 
         engine = get_engine()
     settings = get_settings()
-    slots = settings.admission_slots()
+    slots = max_concurrent or settings.admission_slots()
 
     app = FastAPI(
         title="黄冈市工业用地与园区信息系统 hggis",

@@ -22,11 +22,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(engine: Engine, timeout: float = 30) -> Iterator[str]:
+def live_server(engine: Engine, timeout: float = 30, max_concurrent: int | None = None) -> Iterator[str]:
     """``create_app(engine)`` under uvicorn in a thread; yields the base URL, stops it afterwards."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+        uvicorn.Config(create_app(engine, max_concurrent), host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                        proxy_headers=False)
     )
     thread = threading.Thread(target=server.run, daemon=True)
