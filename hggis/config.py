@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     )
     database_owner_url: str | None = Field(
         default=None,
-        description="With DATABASE_URL: the schema owner's URL, used by `hggis db migrate`, backup and restore; "
+        description="With DATABASE_URL: the schema owner's URL, used by `hggis db migrate`; "
         "DATABASE_URL is then the app role (DML only). Unset: DATABASE_URL's role does both.",
     )
     hggis_statement_timeout_s: float = Field(

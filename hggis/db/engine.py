@@ -5,11 +5,11 @@
 
 Two roles (see ``hggis.db.roles``): the *app* role (``DATABASE_URL``, or ``hggis_app`` of the
 embedded cluster) for the service and the CLI's data commands, and the *owner* role
-(``DATABASE_OWNER_URL``, or ``hggis_owner``) for migrations, backups and restores. Each
+(``DATABASE_OWNER_URL``, or ``hggis_owner``) for migrations. Each
 session carries its bounds as connection options: the service's statements are cut off
 after ``HGGIS_STATEMENT_TIMEOUT_S``, the CLI's after ``HGGIS_CLI_STATEMENT_TIMEOUT_S``, both
 end a transaction left idle for ``HGGIS_IDLE_IN_TRANSACTION_TIMEOUT_S``; owner sessions
-(migrations, restores) are unbounded.
+(migrations) are unbounded.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def mask_url(url: str) -> str:
 
 
 Role = Literal["app", "owner"]
-#: who connects: the web service, a CLI command, or migrations/backups (the owner role)
+#: who connects: the web service, a CLI command, or migrations (the owner role)
 Purpose = Literal["service", "cli", "owner"]
 
 

@@ -1,6 +1,6 @@
 -- The two database roles of hggis, run by a superuser connected to the hggis database.
 --
---   owner role: owns the schema; `hggis db migrate`, backups and restores connect as it.
+--   owner role: owns the schema; `hggis db migrate` connects as it.
 --   app role:   what the service and the CLI's data commands connect as; it gets DML only
 --               (granted by `hggis db migrate`), never ownership, so it cannot ALTER or DROP
 --               a table, disable a trigger or rewrite history.
