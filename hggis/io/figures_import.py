@@ -24,13 +24,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, Text, func, literal, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from hggis import clock
 from hggis.access.policy import Principal, can
 from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
+from hggis.enterprises import ENTERPRISES, name_is_pending
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
 from hggis.io.base import sniff_text_encoding
@@ -407,6 +408,24 @@ def _create_enterprises(conn: Connection, rows: list[_Row]) -> dict[str, int]:
     return {code: int(i) for code, i in out}
 
 
+def _name_pending_enterprises(conn: Connection, rows: list[_Row]) -> int:
+    """Enterprises registered from a parcel's holder code get the name this sheet gives them."""
+    named = {r.code: r.name for r in rows if r.enterprise_id is not None and r.code and r.name}
+    if not named:
+        return 0
+    e = ENTERPRISES
+    given = (
+        select(func.unnest(literal(list(named), ARRAY(Text))).label("c"),
+               func.unnest(literal(list(named.values()), ARRAY(Text))).label("n"))
+        .subquery("given")
+    )
+    return conn.execute(
+        e.update()
+        .where(e.c.credit_code == given.c.c, name_is_pending(e.c.name))
+        .values(name=given.c.n)
+    ).rowcount
+
+
 _SQL_TYPES = {"employees": "integer", "production_start_year": "integer", "accident": "boolean", "utility": "boolean"}
 
 
@@ -510,6 +529,7 @@ def import_figures(
             if opts.dry_run:
                 report.status = "dry_run"
                 raise _Rollback
+            _name_pending_enterprises(conn, good)
             created = _create_enterprises(conn, good)
             report.enterprises_created = len(created)
             for r in good:

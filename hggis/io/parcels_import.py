@@ -28,7 +28,11 @@ Rules applied (thresholds are :class:`ParcelImportOptions` fields with the issue
   given as an option, or recognised from the values) is compared with the ellipsoidal
   area; differences above 0.5 % are listed (warnings, not refusals);
 - existing codes are updated (history written by the triggers), new codes inserted; an
-  empty cell never blanks a stored value.
+  empty cell never blanks a stored value;
+- holders: a 统一社会信用代码 that no enterprise has yet registers the enterprise (name from
+  the 权利人 column, or a placeholder the figures import replaces), in the parcel's county
+  and park, so the holder is kept whatever order the files come in (domain.md §5: a
+  firm's land is the parcels it holds).
 """
 
 from __future__ import annotations
@@ -42,13 +46,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import column, func, select, table, text, true
+from sqlalchemy import column, func, insert, select, table, text, true
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can, scope_clause
 from hggis.db.models import PARCEL_CODE_PATTERN, PARCEL_STATUSES
 from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
+from hggis.enterprises import ENTERPRISES, pending_name
 from hggis.identifiers import validate_credit_code, validate_parcel_code
 from hggis.io import values as V
 from hggis.io.base import SpatialReadError
@@ -142,6 +147,7 @@ class ParcelImportReport:
     import_id: int | None = None
     adcodes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    holders_registered: list[str] = field(default_factory=list)  # credit codes registered as enterprises
 
     @property
     def errors(self) -> list[Issue]:
@@ -362,8 +368,10 @@ def _computed_areas(conn: Connection) -> dict[int, float]:
     return {int(i): float(a) for i, a in rows}
 
 
-def _resolve_links(conn: Connection, principal: Principal) -> list[tuple[int, str, str]]:
+def _resolve_links(conn: Connection, principal: Principal, report: ParcelImportReport) -> list[tuple[int, str, str]]:
     """Park and holder ids from names / credit codes; (idx, kind, value) of the unresolved.
+
+    Unknown credit codes are registered as enterprises (``report.holders_registered``).
 
     A credit code names any enterprise (whoever has the code may); a bare name only one
     the importer may read, so an import cannot read out another county's firm by name.
@@ -376,6 +384,7 @@ def _resolve_links(conn: Connection, principal: Principal) -> list[tuple[int, st
             "WHERE s.holder_code IS NOT NULL AND e.credit_code = s.holder_code"
         )
     )
+    report.holders_registered = _register_holders(conn)
     conn.execute(
         text(
             """
@@ -398,6 +407,39 @@ def _resolve_links(conn: Connection, principal: Principal) -> list[tuple[int, st
         )
     ).all()
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+_HOLDER_STAGE = table(
+    "io_stage", column("idx"), column("code"), column("park_id"), column("holder_code"), column("holder_name"),
+    column("holder_id"),
+)
+
+
+def _register_holders(conn: Connection) -> list[str]:
+    """Register the enterprises of credit codes nobody has, from their first feature; link them.
+
+    The enterprise's county is its first parcel's (the code's first six digits), its park
+    that parcel's park; the name is the 权利人 cell or a placeholder naming the code.
+    """
+    s = _HOLDER_STAGE.c
+    unknown = s.holder_code.isnot(None) & s.holder_id.is_(None) & s.code.isnot(None)
+    first = select(func.min(s.idx)).where(unknown).group_by(s.holder_code)
+    source = select(
+        s.holder_code, func.coalesce(s.holder_name, pending_name(s.holder_code)), func.substr(s.code, 1, 6), s.park_id
+    ).where(s.idx.in_(first))
+    added = conn.execute(
+        insert(ENTERPRISES)
+        .from_select(["credit_code", "name", "adcode", "park_id"], source)
+        .returning(ENTERPRISES.c.credit_code, ENTERPRISES.c.id)
+    ).all()
+    if added:
+        e = ENTERPRISES.alias("e")
+        conn.execute(
+            _HOLDER_STAGE.update()
+            .where(s.holder_id.is_(None), s.holder_code == e.c.credit_code)
+            .values(holder_id=e.c.id)
+        )
+    return sorted(code for code, _id in added)
 
 
 _CHANGED = "(p.{cols}) IS DISTINCT FROM (s.{cols})"
@@ -729,7 +771,7 @@ def _check_location(
 def _compare_with_stored(
     conn: Connection, principal: Principal, codes: list[str | None], problems: Problems, report: ParcelImportReport
 ) -> None:
-    for i, kind, value in _resolve_links(conn, principal):
+    for i, kind, value in _resolve_links(conn, principal, report):
         what = "园区" if kind == "park" else "权利人"
         report.issues.append(Issue(i, codes[i], "link", f"{what} {value!r} not found: left as stored", severity="warning"))
     for i, retired, _changed in _match_existing(conn):

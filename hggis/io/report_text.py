@@ -90,6 +90,13 @@ def parcel_report_text(report: Any) -> str:
             f"  要素 #{i['index']} {i['code'] or ''} [{KIND_TEXT.get(i['kind'], i['kind'])}] {i['reason']}{_where(i['lon'], i['lat'])}"
             for i in warnings
         ]
+    if r.get("holders_registered"):
+        out.append(
+            f"权利人: {len(r['holders_registered'])} 个统一社会信用代码尚未登记，"
+            + ("已" if r["status"] == "applied" else "导入时将")
+            + "登记为企业（名称取自权利人列，缺省时待企业年度数据导入补全）: "
+            + "，".join(r["holders_registered"][:20]) + ("…" if len(r["holders_registered"]) > 20 else "")
+        )
     status = r["status"]
     if status == "applied":
         out.append(
