@@ -26,6 +26,7 @@ from hggis.access.policy import Principal
 from hggis.config import get_settings
 from hggis.io.export import EXPORT_KINDS, FORMATS, ExportError, export_features, export_layer
 from hggis.io.figures_import import FiguresImportOptions, import_figures
+from hggis.io.occupancies_import import OccupancyImportOptions, import_occupancies
 from hggis.io.importlog import get_import, list_imports, require_import_right
 from hggis.io.parcels_import import ParcelImportOptions, import_parcels
 from hggis.io.template import build_template
@@ -138,6 +139,26 @@ async def upload_figures(
     try:
         opts = FiguresImportOptions(skip_bad=skip_bad, dry_run=dry_run, sheet=sheet, file_name=original)
         report = await run_in_threadpool(import_figures, db, principal, path, opts)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return _report_response(report)
+
+
+@router.post("/imports/occupancies", summary="Import who uses which parcel (宗地代码, 统一社会信用代码, 份额 …) from XLSX/CSV")
+async def upload_occupancies(
+    request: Request,
+    file: Annotated[UploadFile, File(description="XLSX or CSV with Chinese headers (宗地代码, 统一社会信用代码, 份额 …)")],
+    dry_run: Annotated[bool, Form()] = False,
+    sheet: Annotated[str | None, Form(max_length=100)] = None,
+    csrf: Annotated[str | None, Form(max_length=100, description="a signed-in browser's CSRF token (api.security.csrf_guard checks it)")] = None,
+    principal: Principal = SignedIn,
+    db: Engine = Depends(engine),
+) -> JSONResponse:
+    require_import_right(principal)
+    path, original = await _save_upload(request, file, FIGURE_SUFFIXES)
+    try:
+        opts = OccupancyImportOptions(dry_run=dry_run, sheet=sheet, file_name=original)
+        report = await run_in_threadpool(import_occupancies, db, principal, path, opts)
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
     return _report_response(report)
