@@ -176,3 +176,67 @@ def test_officers_cannot_write_occupancies_of_another_county(client, clean_db, t
     assert r.status_code in (403, 404)
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM occupancies")).scalar_one() == 0
+
+
+@pytest.fixture
+def cli(clean_db, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hggis.cli import app
+    from hggis.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", clean_db.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, list(args))
+    get_settings.cache_clear()
+
+
+def test_the_cli_imports_occupancies_from_a_gbk_csv_and_refuses_bad_rows(cli, clean_db, tmp_path):
+    holder, lessee = credit_code(8601), credit_code(8602)
+    data, _ = _survey(tmp_path, 2, [holder, holder], ["主业公司", "主业公司"])
+    (tmp_path / "z.zip").write_bytes(data)
+    assert cli("import", "parcels", str(tmp_path / "z.zip")).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(("宗地代码,统一社会信用代码,企业名称,份额（%）,角色\n"
+                     f"{code(1)},{lessee},承租公司,30,承租\n"
+                     f"{code(2)},{lessee},承租公司,三成,承租\n"
+                     f"{code(9)},{lessee},承租公司,10,租赁\n").encode("gbk"))
+    r = cli("import", "occupancies", str(bad))
+    assert r.exit_code == 1
+    assert "第 3 行" in r.stdout and "份额" in r.stdout and "第 4 行" in r.stdout and code(9) in r.stdout
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM occupancies")).scalar_one() == 0
+    good = tmp_path / "good.csv"
+    good.write_bytes(("宗地代码,统一社会信用代码,企业名称,份额（%）,角色,起始日期\n"
+                      f"{code(1)},{lessee},承租公司,30,承租,2024-07-01\n").encode("gbk"))
+    r = cli("import", "occupancies", str(good))
+    assert r.exit_code == 0, r.output
+    assert "新增 1" in r.stdout
+    with clean_db.connect() as conn:
+        share, since, name = conn.execute(text(
+            "SELECT o.share, o.valid_from, e.name FROM occupancies o JOIN enterprises e ON e.id = o.enterprise_id")).one()
+    assert float(share) == 0.3 and str(since) == "2024-07-01" and name == "承租公司"
+
+
+def test_the_database_refuses_shares_above_100_percent_on_any_path(clean_db, tmp_path):
+    """The deferred trigger of migration 0014, for a write that skips hggis.occupancies."""
+    from sqlalchemy.exc import IntegrityError
+
+    from hggis.db.session import transaction
+    from hggis.enterprises import EnterpriseInput, create_enterprise
+    from tests.factories import add_parcel
+
+    with transaction(clean_db, "test") as conn:
+        pid = add_parcel(conn, 1, status="producing")
+        a, b = (create_enterprise(conn, EnterpriseInput(credit_code(8700 + k), f"企业{k}", "421102")) for k in (1, 2))
+    with pytest.raises(IntegrityError, match="超过 1"):
+        with transaction(clean_db, "test") as conn:
+            conn.execute(text("INSERT INTO occupancies (parcel_id, enterprise_id, share, role) VALUES "
+                              "(:p, :a, 0.6, 'lessee'), (:p, :b, 0.6, 'lessee')"), {"p": pid, "a": a, "b": b})
+    # consecutive periods are fine: 0.6 until June, another 0.6 from July
+    with transaction(clean_db, "test") as conn:
+        conn.execute(text("INSERT INTO occupancies (parcel_id, enterprise_id, share, role, valid_to) VALUES "
+                          "(:p, :a, 0.6, 'lessee', '2024-06-30')"), {"p": pid, "a": a})
+        conn.execute(text("INSERT INTO occupancies (parcel_id, enterprise_id, share, role, valid_from) VALUES "
+                          "(:p, :b, 0.6, 'lessee', '2024-07-01')"), {"p": pid, "b": b})
