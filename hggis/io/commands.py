@@ -181,10 +181,28 @@ def import_occupancies_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Import who uses which parcel (lessees, shares); all rows or none, every bad cell listed."""
-    from hggis.io.occupancies_import import OccupancyImportOptions, import_occupancies
+    from hggis.io.keyed_sheet import SheetImportOptions
+    from hggis.io.occupancies_import import import_occupancies
 
-    opts = OccupancyImportOptions(dry_run=dry_run, sheet=sheet, encoding=encoding)
+    opts = SheetImportOptions(dry_run=dry_run, sheet=sheet, encoding=encoding)
     _sheet_import(lambda engine, who, path: import_occupancies(engine, who, path, opts), file, as_json)
+
+
+@import_app.command("facts")
+def import_facts_cmd(
+    file: Annotated[Path, typer.Argument(help="XLSX or CSV: 宗地代码 and any of 交地日期, 实际开工日期, 停工日期, 竣工日期, "
+                                              "建筑占地面积, 总建筑面积, 累计完成投资, 合同电子监管号")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the full report, change nothing")] = False,
+    sheet: Annotated[str | None, typer.Option(help="worksheet name (default 开发建设情况 or the first)")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detected)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Import development facts per parcel; an empty cell keeps the stored value; all rows or none."""
+    from hggis.io.facts_import import import_facts
+    from hggis.io.keyed_sheet import SheetImportOptions
+
+    opts = SheetImportOptions(dry_run=dry_run, sheet=sheet, encoding=encoding)
+    _sheet_import(lambda engine, who, path: import_facts(engine, who, path, opts), file, as_json)
 
 
 @import_app.command("template")

@@ -13,9 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from hggis.io.sheets import Rows, SheetFileError, col_letter
+from sqlalchemy.engine import Connection, Engine
+
+from hggis.access.policy import Principal
+from hggis.db.session import transaction
+from hggis.io.importlog import file_checksum, record_import, require_import_right
+from hggis.io.sheets import Rows, SheetFileError, col_letter, read_sheet
 
 #: header words before any unit in brackets: "份额（%）" → ("份额", "%")
 _HEADER = re.compile(r"^\s*([^（(]+?)\s*(?:[（(]\s*([^）)]*)\s*[）)])?\s*$")
@@ -125,3 +131,83 @@ def parse_rows(rows: Rows, columns: dict[str, SheetColumn], parsers: dict[str, P
                                    str(exc)))
         out.append((number, values))
     return out
+
+
+@dataclass
+class SheetImportOptions:
+    dry_run: bool = False
+    sheet: str | None = None
+    file_name: str | None = None
+    encoding: str | None = None
+
+
+class Refused(Exception):
+    """Raised by an import's ``apply`` to roll everything back; the report says why."""
+
+
+@dataclass
+class SheetSpec:
+    """What an import reads: its log kind, default sheet, headers, required fields and cell parsers."""
+
+    kind: str
+    title: str  # the sheet's Chinese name, also in the history reason
+    headers: dict[str, list[str]]
+    required: tuple[str, ...]
+    parsers: dict[str, Parser]
+
+
+Apply = Callable[[Connection, Principal, SheetImportReport, dict[str, SheetColumn], list[tuple[int, dict[str, Any]]]], None]
+
+
+def run_sheet_import(engine: Engine, principal: Principal, path: str | Path, spec: SheetSpec,
+                     opts: SheetImportOptions, apply: Apply) -> SheetImportReport:
+    """Read, parse and hand the good rows to ``apply`` in one transaction; log the run either way.
+
+    ``apply(conn, principal, report, columns, rows)`` judges and writes; it raises :class:`Refused` (after
+    adding bad cells or an error to the report) to write nothing. A dry run, or any bad cell,
+    rolls back whatever ``apply`` wrote.
+    """
+    require_import_right(principal)
+    p = Path(path)
+    name = opts.file_name or p.name
+    checksum, size = file_checksum(p)
+    report = SheetImportReport(spec.kind, name, checksum, size, opts.dry_run, principal.actor)
+    reason = f"导入{spec.title}表 {name}"
+    try:
+        with transaction(engine, principal.actor, reason) as conn:
+            try:
+                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=spec.title)
+                k, cols = locate_columns(raw, spec.headers, spec.required)
+            except (SheetFileError, UnicodeDecodeError) as exc:
+                report.error = f"{name}: " + getattr(exc, "message", str(exc))
+                report.hint = getattr(exc, "hint", None)
+                raise Refused from None
+            report.columns = [{"header": c.header, "field": f, "column": col_letter(c.index)} for f, c in cols.items()]
+            parsed = parse_rows(raw[k + 1:], cols, spec.parsers, report.bad_rows)
+            report.rows = len(parsed)
+            broken = {b.row for b in report.bad_rows}
+            apply(conn, principal, report, cols, [(n, r) for n, r in parsed if n not in broken])
+            if report.bad_rows:
+                report.error = f"{name}: {len(report.bad_row_numbers)} 行有误，未写入任何数据"
+                raise Refused
+            if opts.dry_run:
+                report.status = "dry_run"
+                raise Refused
+            report.status = "applied"
+            report.import_id = _log(conn, principal, report)
+    except Refused:
+        if report.status == "applied":
+            report.status = "refused"
+        with transaction(engine, principal.actor, reason) as conn:
+            report.import_id = _log(conn, principal, report)
+    return report
+
+
+def _log(conn: Connection, principal: Principal, report: SheetImportReport) -> int:
+    return record_import(
+        conn, principal, kind=report.kind, file_name=report.file_name, checksum=report.checksum_sha256,
+        size_bytes=report.size_bytes, dry_run=report.dry_run, status=report.status,
+        counts={"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
+                "refused": len(report.bad_row_numbers)},
+        adcodes=report.adcodes, report=report.to_dict(),
+    )

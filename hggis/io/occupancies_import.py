@@ -14,7 +14,6 @@ the importer's scope is refused like a missing one. The run is logged.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can
 from hggis.db.maintenance import analyze
-from hggis.db.session import transaction
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
-from hggis.io.importlog import file_checksum, record_import, require_import_right
-from hggis.io.keyed_sheet import BadCell, SheetColumn, SheetImportReport, locate_columns, parse_rows
-from hggis.io.sheets import SheetFileError, col_letter, read_sheet
+from hggis.io.keyed_sheet import (
+    BadCell,
+    Refused,
+    SheetColumn,
+    SheetImportOptions,
+    SheetImportReport,
+    SheetSpec,
+    run_sheet_import,
+)
 from hggis.occupancies import ENTERPRISES, OCCUPANCIES, PARCELS, ROLE_WORDS, share_overflows
 
 SHEET_NAME = "用地企业"
@@ -46,28 +50,16 @@ REQUIRED = ("parcel_code", "credit_code")
 AREA_UNITS = {None: 1.0, "m²": 1.0, "m2": 1.0, "平方米": 1.0, "㎡": 1.0}
 STORED = ("share", "role", "floor_area_m2", "valid_from", "valid_to")
 
-
-@dataclass
-class OccupancyImportOptions:
-    dry_run: bool = False
-    sheet: str | None = None
-    file_name: str | None = None
-    encoding: str | None = None
-
-
 def _text(raw: Any, _col: SheetColumn) -> str | None:
     return V.as_text(raw)
-
 
 def _code(raw: Any, _col: SheetColumn) -> str | None:
     t = V.as_text(raw)
     return t.upper() if t else None
 
-
 def _credit(raw: Any, _col: SheetColumn) -> str | None:
     t = V.as_text(raw)
     return validate_credit_code(t) if t else None
-
 
 def _share(raw: Any, col: SheetColumn) -> float | None:
     if V.is_blank(raw):
@@ -83,7 +75,6 @@ def _share(raw: Any, col: SheetColumn) -> float | None:
         raise ValueError(f"份额须大于 0 且不超过 1（100%）{hint}")
     return round(share, 5)
 
-
 def _floor_area(raw: Any, col: SheetColumn) -> float | None:
     if col.unit not in AREA_UNITS:
         raise ValueError(f"建筑面积的单位 {col.unit!r} 不可识别（请用平方米）")
@@ -94,7 +85,6 @@ def _floor_area(raw: Any, col: SheetColumn) -> float | None:
         raise ValueError("建筑面积须大于 0")
     return None if value is None else float(value)
 
-
 def _role(raw: Any, _col: SheetColumn) -> str:
     word = V.as_text(raw)
     if word is None:
@@ -103,17 +93,14 @@ def _role(raw: Any, _col: SheetColumn) -> str:
         raise ValueError(f"角色 {word!r} 不可识别（可填：权利人、承租）")
     return ROLE_WORDS[word]
 
-
 def _date(raw: Any, _col: SheetColumn) -> dt.date | None:
     value, why = V.parse_date(raw)
     if why:
         raise ValueError(f"日期不可识别（{why}）")
     return value
 
-
 PARSERS = {"parcel_code": _code, "credit_code": _credit, "name": _text, "share": _share,
            "floor_area_m2": _floor_area, "role": _role, "valid_from": _date, "valid_to": _date}
-
 
 def _resolve(conn: Connection, principal: Principal, rows: list[tuple[int, dict[str, Any]]],
              cols: dict[str, SheetColumn], bad: list[BadCell]) -> list[dict[str, Any]]:
@@ -171,7 +158,6 @@ def _resolve(conn: Connection, principal: Principal, rows: list[tuple[int, dict[
                     "valid_from": r.get("valid_from"), "valid_to": r.get("valid_to")})
     return out
 
-
 def _register_enterprises(conn: Connection, rows: list[dict[str, Any]]) -> None:
     new: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -186,7 +172,6 @@ def _register_enterprises(conn: Connection, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         if r["enterprise_id"] is None:
             r["enterprise_id"] = ids[r["credit_code"]]
-
 
 def _write(conn: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, int]:
     """Upsert by (parcel, enterprise); (inserted, updated, unchanged)."""
@@ -212,75 +197,32 @@ def _write(conn: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, int]
         )
     return len(new), len(changed), len(rows) - len(new) - len(changed)
 
+SPEC = SheetSpec("occupancies", SHEET_NAME, HEADERS, REQUIRED, PARSERS)
 
-class _Rollback(Exception):
-    pass
-
+def _apply(conn: Connection, principal: Principal, report: SheetImportReport, cols: dict[str, SheetColumn],
+           parsed: list[tuple[int, dict[str, Any]]]) -> None:
+    rows = _resolve(conn, principal, parsed, cols, report.bad_rows)
+    report.adcodes = sorted({r["adcode"] for r in rows})
+    if report.bad_rows:
+        raise Refused
+    if not rows:
+        report.error = f"{report.file_name}: 没有数据行"
+        raise Refused
+    _register_enterprises(conn, rows)
+    report.inserted, report.updated, report.unchanged = _write(conn, rows)
+    over = dict(share_overflows(conn, {r["parcel_id"] for r in rows}))
+    if over:
+        share_col = cols["share"].label if "share" in cols else "份额"
+        for r in rows:
+            if r["parcel_code"] in over:
+                report.bad_rows.append(BadCell(r["row"], share_col, r["share"],
+                                               f"宗地 {r['parcel_code']} 各用地企业的份额合计 "
+                                               f"{over[r['parcel_code']]:.5g}，超过 1（100%）"))
+        report.inserted = report.updated = report.unchanged = 0
+        raise Refused
+    analyze(conn, "occupancies", "enterprises")
 
 def import_occupancies(engine: Engine, principal: Principal, path: str | Path,
-                       options: OccupancyImportOptions | None = None) -> SheetImportReport:
+                       options: SheetImportOptions | None = None) -> SheetImportReport:
     """Check every row of an occupancy sheet, then write all of them (or none)."""
-    opts = options or OccupancyImportOptions()
-    require_import_right(principal)
-    p = Path(path)
-    name = opts.file_name or p.name
-    checksum, size = file_checksum(p)
-    report = SheetImportReport("occupancies", name, checksum, size, opts.dry_run, principal.actor)
-    applied = False
-    try:
-        with transaction(engine, principal.actor, f"导入用地企业表 {name}") as conn:
-            try:
-                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=SHEET_NAME)
-                k, cols = locate_columns(raw, HEADERS, REQUIRED)
-            except (SheetFileError, UnicodeDecodeError) as exc:
-                report.error = f"{name}: " + getattr(exc, "message", str(exc))
-                report.hint = getattr(exc, "hint", None)
-                raise _Rollback from None
-            report.columns = [{"header": c.header, "field": f, "column": col_letter(c.index)} for f, c in cols.items()]
-            parsed = parse_rows(raw[k + 1:], cols, PARSERS, report.bad_rows)
-            report.rows = len(parsed)
-            bad_numbers = {b.row for b in report.bad_rows}
-            rows = _resolve(conn, principal, [(n, r) for n, r in parsed if n not in bad_numbers], cols, report.bad_rows)
-            report.adcodes = sorted({r["adcode"] for r in rows})
-            if report.bad_rows:
-                report.error = f"{name}: {len(report.bad_row_numbers)} 行有误，未写入任何数据"
-                raise _Rollback
-            if not rows:
-                report.error = f"{name}: 没有数据行"
-                raise _Rollback
-            _register_enterprises(conn, rows)
-            report.inserted, report.updated, report.unchanged = _write(conn, rows)
-            over = dict(share_overflows(conn, {r["parcel_id"] for r in rows}))
-            if over:
-                share_col = cols["share"].label if "share" in cols else "份额"
-                for r in rows:
-                    if r["parcel_code"] in over:
-                        report.bad_rows.append(BadCell(r["row"], share_col, r["share"],
-                                                       f"宗地 {r['parcel_code']} 各用地企业的份额合计 "
-                                                       f"{over[r['parcel_code']]:.5g}，超过 1（100%）"))
-                report.error = f"{name}: {len(over)} 宗地的份额合计超过 100%，未写入任何数据"
-                report.inserted = report.updated = report.unchanged = 0
-                raise _Rollback
-            if opts.dry_run:
-                report.status = "dry_run"
-                raise _Rollback
-            report.status = "applied"
-            report.import_id = _log(conn, principal, report)
-            analyze(conn, "occupancies", "enterprises")
-            applied = True
-    except _Rollback:
-        pass
-    if not applied:
-        with transaction(engine, principal.actor, f"导入用地企业表 {name}") as conn:
-            report.import_id = _log(conn, principal, report)
-    return report
-
-
-def _log(conn: Connection, principal: Principal, report: SheetImportReport) -> int:
-    return record_import(
-        conn, principal, kind=report.kind, file_name=report.file_name, checksum=report.checksum_sha256,
-        size_bytes=report.size_bytes, dry_run=report.dry_run, status=report.status,
-        counts={"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
-                "refused": len(report.bad_row_numbers)},
-        adcodes=report.adcodes, report=report.to_dict(),
-    )
+    return run_sheet_import(engine, principal, path, SPEC, options or SheetImportOptions(), _apply)

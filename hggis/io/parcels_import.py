@@ -57,6 +57,7 @@ from hggis.enterprises import ENTERPRISES, pending_name
 from hggis.identifiers import validate_credit_code, validate_parcel_code
 from hggis.io import values as V
 from hggis.io.base import SpatialReadError
+from hggis.io.facts import FACT_FIELDS, FACT_KINDS, FACT_PARSERS, FACT_SQL_TYPES
 from hggis.io.fieldmap import (
     AREA_UNIT_LABEL,
     M2_PER_UNIT,
@@ -290,12 +291,12 @@ def _locations(geoms: np.ndarray, idx: list[int]) -> dict[int, tuple[float, floa
 STAGE_COLUMNS = (
     "idx", "code", "geom", "land_use", "status", "declared", "park_name", "holder_name", "holder_code",
     "contract_no", "contract_kind", "land_price", "agreed_start_date", "agreed_completion_date",
-    "planned_investment",
+    "planned_investment", *FACT_FIELDS,
 )
 # Parcel columns an import may set, in the order of the INSERT below.
 TRACKED = (
     "geom", "land_use", "status", "park_id", "holder_id", "contract_no", "contract_kind", "land_price",
-    "agreed_start_date", "agreed_completion_date", "planned_investment",
+    "agreed_start_date", "agreed_completion_date", "planned_investment", *FACT_FIELDS,
 )
 
 _STAGE_DDL = """
@@ -307,6 +308,7 @@ CREATE TEMP TABLE io_stage (
     park_name text, holder_name text, holder_code text,
     contract_no text, contract_kind text, land_price numeric(14, 2),
     agreed_start_date date, agreed_completion_date date, planned_investment numeric(14, 2),
+    {facts},
     park_id integer, holder_id integer, existing_id integer, changed boolean
 ) ON COMMIT DROP
 """
@@ -314,7 +316,7 @@ CREATE TEMP TABLE io_stage (
 
 def _stage(conn: Connection, rows: pd.DataFrame, progress: Progress | None) -> None:
     """COPY the prepared rows into the TEMP staging table, in CSV chunks (no per-row Python)."""
-    conn.execute(text(_STAGE_DDL))
+    conn.execute(text(_STAGE_DDL.format(facts=", ".join(f"{f} {t}" for f, t in FACT_SQL_TYPES.items()))))
     raw = conn.connection.driver_connection
     total = len(rows)
     cols = list(STAGE_COLUMNS)
@@ -569,6 +571,7 @@ def _prepare_rows(
                 hc.append(None)
                 report.issues.append(Issue(i, codes[i], "link", f"{exc} (holder not linked)", severity="warning"))
         rows["holder_code"] = hc
+    _parse_facts(gdf, mapping, rows, add, report.notes)
     for fld in ("land_price", "planned_investment"):
         s = _column(gdf, mapping, fld)
         if s is None:
@@ -597,7 +600,23 @@ def _prepare_rows(
     return rows, problems
 
 
-_VALUE_FIELDS = ("land_price", "planned_investment", "agreed_start_date", "agreed_completion_date")
+_VALUE_FIELDS = ("land_price", "planned_investment", "agreed_start_date", "agreed_completion_date", *FACT_FIELDS)
+
+
+def _parse_facts(gdf: pd.DataFrame, mapping: ColumnMapping, rows: pd.DataFrame, add: Callable[..., None],
+                 notes: list[str]) -> None:
+    """Development facts of the parcel (开竣工, 停建, 建筑, 投资, 交地, 监管号) from mapped columns."""
+    for fld, kind in FACT_KINDS.items():
+        s = _column(gdf, mapping, fld)
+        if s is None:
+            rows[fld] = None
+            continue
+        if kind == "money":
+            out, errs = _money(s, mapping.units.get(fld), mapping.columns[fld], notes)
+        else:
+            out, errs = _parse_by_value(s, FACT_PARSERS[kind])
+        rows[fld] = out
+        add(errs, "attribute", mapping.columns[fld])
 
 
 def _check_values(rows: pd.DataFrame, mapping: ColumnMapping, problems: Problems) -> None:
