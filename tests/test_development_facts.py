@@ -104,3 +104,33 @@ def test_bad_rows_are_all_named_and_nothing_is_written(client, clean_db, tmp_pat
     ok = _xlsx(["宗地代码", "实际开工日期"], [[code(1), "2023-03-01"]], title="开发建设情况")
     r = client.post("/api/imports/facts", files={"file": ("越权.xlsx", ok)}, headers=officer.headers)
     assert r.status_code == 422 and "管辖范围" in r.text
+
+
+def test_the_imports_page_takes_a_facts_sheet_through_dry_run_and_confirmation(client, clean_db, tmp_path):
+    import re
+
+    from tests.workbench_helpers import PASSWORD, add_web_user
+
+    admin = make_user(clean_db, "facts-admin3", "city_admin")
+    add_web_user(clean_db, "facts-page-officer", "county_officer", counties=["421102"])
+    _parcels(client, admin, tmp_path, 2)
+    sheet = _xlsx(["宗地代码", "实际开工日期", "累计完成投资（万元）"],
+                  [[code(1), "2023-05-01", 1200], [code(2), "2023-06-01", 800]], title="开发建设情况")
+    with TestClient(create_app(clean_db)) as web:
+        token = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text).group(1)
+        web.post("/login", data={"username": "facts-page-officer", "password": PASSWORD, "csrf": token, "next": "/"})
+        form = web.get("/imports").text
+        assert "开发建设情况表" in form and "用地企业表" in form
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        r = web.post("/imports/upload", data={"csrf": csrf, "kind": "facts"},
+                     files={"file": ("台账.xlsx", sheet)}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        report = web.get(r.headers["location"]).text
+        assert "试运行" in report and "开发建设情况表" in report and "0 / 2 / 0" in report
+        with clean_db.connect() as conn:
+            assert _facts(conn, 1).started_on is None
+        done = web.post(r.headers["location"] + "/confirm", data={"csrf": csrf}, follow_redirects=False)
+        assert done.status_code == 303
+        assert "已导入" in web.get(done.headers["location"]).text
+    with clean_db.connect() as conn:
+        assert _facts(conn, 1).started_on == dt.date(2023, 5, 1) and float(_facts(conn, 2).investment_to_date) == 800

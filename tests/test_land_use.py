@@ -240,3 +240,43 @@ def test_the_database_refuses_shares_above_100_percent_on_any_path(clean_db, tmp
                           "(:p, :a, 0.6, 'lessee', '2024-06-30')"), {"p": pid, "a": a})
         conn.execute(text("INSERT INTO occupancies (parcel_id, enterprise_id, share, role, valid_from) VALUES "
                           "(:p, :b, 0.6, 'lessee', '2024-07-01')"), {"p": pid, "b": b})
+
+
+def test_the_parcel_page_records_ends_and_removes_an_occupancy(clean_db, tmp_path):
+    import re
+
+    from tests.workbench_helpers import PASSWORD, add_web_user
+
+    add_web_user(clean_db, "land-page-officer", "county_officer", counties=["421102"])
+    admin = make_user(clean_db, "land-admin6", "city_admin")
+    holder, lessee = credit_code(8801), credit_code(8802)
+    with TestClient(create_app(clean_db)) as api:
+        data, _ = _survey(tmp_path, 1, [holder], ["权利人公司"])
+        api.post("/api/imports/parcels", files={"file": ("宗地.zip", data)}, headers=admin.headers)
+        api.post("/api/imports/figures", files={"file": ("f.xlsx", _figures([lessee], ["承租公司"]))}, headers=admin.headers)
+    with TestClient(create_app(clean_db)) as web:
+        login = web.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+        web.post("/login", data={"username": "land-page-officer", "password": PASSWORD, "csrf": token, "next": "/"})
+        page = web.get(f"/parcels/{code(1)}").text
+        assert "权利人公司" in page and "100.0%" in page and 'id="occupancy-form"' in page
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        bad = web.post(f"/parcels/{code(1)}/occupancies", data={"csrf": csrf, "credit_code": lessee, "share_pct": "120"})
+        assert bad.status_code == 422 and "不超过 1" in bad.text
+        r = web.post(f"/parcels/{code(1)}/occupancies", follow_redirects=False,
+                     data={"csrf": csrf, "credit_code": lessee, "role": "lessee", "share_pct": "35", "valid_from": "2024-01-01"})
+        assert r.status_code == 303, r.text
+        page = web.get(f"/parcels/{code(1)}").text
+        table = page.split('id="occupants-table"')[1].split("</table>")[0]
+        assert "承租公司" in table and "35.0%" in table and "65.0%" in table
+        occ_id, version = re.search(r'/occupancies/(\d+)/end".*?name="version" value="(\d+)"', table, re.S).groups()
+        r = web.post(f"/parcels/{code(1)}/occupancies/{occ_id}/end", follow_redirects=False,
+                     data={"csrf": csrf, "version": version, "valid_to": "2024-12-31"})
+        assert r.status_code == 303
+        stale = web.post(f"/parcels/{code(1)}/occupancies/{occ_id}/delete", data={"csrf": csrf, "version": version})
+        assert stale.status_code == 409 and "已被他人修改" in stale.text
+        r = web.post(f"/parcels/{code(1)}/occupancies/{occ_id}/delete", follow_redirects=False,
+                     data={"csrf": csrf, "version": str(int(version) + 1)})
+        assert r.status_code == 303
+        history = web.get(f"/parcels/{code(1)}").text.split('id="history"')[1]
+        assert "登记用地企业" in history and "用地企业终止使用" in history and "删除误录" in history
