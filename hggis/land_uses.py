@@ -23,7 +23,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Float, Integer, and_, cast, exists, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import ColumnElement, FromClause, Subquery
 
 from hggis.db.models import Occupancy, Parcel

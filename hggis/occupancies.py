@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Row
 
 from hggis import clock
 from hggis.access.policy import Forbidden, Principal, authorize
+from hggis.db.expressions import in_array
 from hggis.db.models import OCCUPANCY_ROLES, Enterprise, Occupancy, Parcel
 from hggis.identifiers import validate_credit_code
 from hggis.land_uses import SHARE_EPSILON, land_uses_on
@@ -140,7 +141,7 @@ def share_overflows(conn: Connection, parcel_ids: Iterable[int]) -> list[tuple[s
     at_start = (
         select(o1.c.parcel_id, func.sum(cast(o2.c.share, Float)).label("total"))
         .select_from(o1.join(o2, covers))
-        .where(o1.c.parcel_id.in_(ids))
+        .where(in_array(o1.c.parcel_id, ids))
         .group_by(o1.c.parcel_id, o1.c.id)
         .subquery()
     )

@@ -280,3 +280,25 @@ def test_the_parcel_page_records_ends_and_removes_an_occupancy(clean_db, tmp_pat
         assert r.status_code == 303
         history = web.get(f"/parcels/{code(1)}").text.split('id="history"')[1]
         assert "登记用地企业" in history and "用地企业终止使用" in history and "删除误录" in history
+
+
+def test_the_parcels_import_writes_lessees_from_mapped_columns(client, clean_db, tmp_path):
+    admin = make_user(clean_db, "land-admin7", "city_admin")
+    holder, a, b = credit_code(8901), credit_code(8902), credit_code(8903)
+    geoms = lots(HUANGZHOU, 2, side_m=120)
+    attrs = {"宗地代码": [code(1), code(2)], "状态": ["已投产"] * 2, "统一社会信用代码": [holder, holder],
+             "承租企业": ["甲公司；乙公司", None], "承租份额": ["30%；20%", None],
+             "承租企业统一社会信用代码": [f"{a}；{b}", None]}
+    shp = write_shapefile(tmp_path / "z.shp", project(geoms, 4547), attrs, 4547, encoding="GBK")
+    r = client.post("/api/imports/parcels", files={"file": ("宗地.zip", _zip(shp))}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    listed = {o["credit_code"]: o for o in client.get(f"/api/parcels/{code(1)}/occupancies", headers=admin.headers).json()["items"]}
+    assert listed[a]["share"] == pytest.approx(0.3) and listed[a]["name"] == "甲公司"
+    assert listed[b]["share"] == pytest.approx(0.2) and listed[holder]["share"] == pytest.approx(0.5)
+    # a later file that lists 90 % more on the same parcel is refused with the feature named
+    attrs2 = {"宗地代码": [code(1)], "承租企业统一社会信用代码": [credit_code(8904)], "承租份额": ["90%"]}
+    shp2 = write_shapefile(tmp_path / "y.shp", project(geoms[:1], 4547), attrs2, 4547, encoding="GBK")
+    r = client.post("/api/imports/parcels", files={"file": ("追加.zip", _zip(shp2))}, headers=admin.headers)
+    assert r.status_code == 422 and code(1) in r.text and "超过 1" in r.text
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM occupancies")).scalar_one() == 2

@@ -51,6 +51,13 @@ FACT_HEADERS: dict[str, list[str]] = {
     "supervision_no": ["合同电子监管号", "电子监管号", "监管号", "JGH", "supervision_no"],
 }
 
+#: users beside the holder, listed in a parcels file (hggis.io.parcel_occupants)
+OCCUPANT_HEADERS: dict[str, list[str]] = {
+    "occupant_code": ["承租企业统一社会信用代码", "承租企业信用代码", "用地企业信用代码", "occupant_code"],
+    "occupant_share": ["承租份额", "用地企业份额", "occupant_share"],
+    "occupant_name": ["承租企业", "承租企业名称", "用地企业名称", "occupant_name"],
+}
+
 
 def _area(value: Any) -> V.Parsed:
     number, why = V.parse_number(value)

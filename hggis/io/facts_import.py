@@ -19,11 +19,18 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can
+from hggis.db.expressions import in_array
 from hggis.db.maintenance import analyze
 from hggis.db.models import Parcel
 from hggis.geo import M2_PER_MU
 from hggis.io import values as V
-from hggis.io.facts import FACT_FIELDS, FACT_HEADERS, FACT_KINDS, FACT_LABELS, FACT_PARSERS
+from hggis.io.facts import (
+    FACT_FIELDS,
+    FACT_HEADERS,
+    FACT_KINDS,
+    FACT_LABELS,
+    FACT_PARSERS,
+)
 from hggis.io.fieldmap import MONEY_TO_WAN
 from hggis.io.keyed_sheet import (
     BadCell,
@@ -72,7 +79,7 @@ def _judge(conn: Connection, principal: Principal, rows: list[tuple[int, dict[st
         select(PARCELS.c.id, PARCELS.c.code, PARCELS.c.adcode, PARCELS.c.park_id, PARCELS.c.area_mu,
                *(PARCELS.c[f] for f in FACT_FIELDS), PARCELS.c.contract_signed_on,
                PARCELS.c.agreed_start_date, PARCELS.c.agreed_completion_date)
-        .where(PARCELS.c.code.in_(codes), PARCELS.c.retired_at.is_(None)))}
+        .where(in_array(PARCELS.c.code, codes), PARCELS.c.retired_at.is_(None)))}
     out: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for number, r in rows:

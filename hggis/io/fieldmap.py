@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize
-from hggis.io.facts import FACT_HEADERS
+from hggis.io.facts import FACT_HEADERS, OCCUPANT_HEADERS
 
 # --------------------------------------------------------------------------------------
 # Default candidates (copied into migration 0008 as the "default" rows)
@@ -39,6 +39,7 @@ DEFAULT_PARCEL_COLUMNS: dict[str, list[str]] = {
     "agreed_completion_date": ["约定竣工日期", "约定竣工时间", "agreed_completion_date"],
     "planned_investment": ["计划投资", "投资总额", "计划总投资", "planned_investment"],
     **FACT_HEADERS,
+    **OCCUPANT_HEADERS,
 }
 
 DEFAULT_FIGURE_COLUMNS: dict[str, list[str]] = {

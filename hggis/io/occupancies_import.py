@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can
+from hggis.db.expressions import in_array
 from hggis.db.maintenance import analyze
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
@@ -33,7 +34,13 @@ from hggis.io.keyed_sheet import (
     SheetSpec,
     run_sheet_import,
 )
-from hggis.occupancies import ENTERPRISES, OCCUPANCIES, PARCELS, ROLE_WORDS, share_overflows
+from hggis.occupancies import (
+    ENTERPRISES,
+    OCCUPANCIES,
+    PARCELS,
+    ROLE_WORDS,
+    share_overflows,
+)
 
 SHEET_NAME = "用地企业"
 HEADERS: dict[str, list[str]] = {
@@ -108,10 +115,10 @@ def _resolve(conn: Connection, principal: Principal, rows: list[tuple[int, dict[
     codes = sorted({r["parcel_code"] for _n, r in rows if r.get("parcel_code")})
     parcels = {p.code: p for p in conn.execute(
         select(PARCELS.c.id, PARCELS.c.code, PARCELS.c.adcode, PARCELS.c.park_id, PARCELS.c.floor_area_m2)
-        .where(PARCELS.c.code.in_(codes), PARCELS.c.retired_at.is_(None)))}
+        .where(in_array(PARCELS.c.code, codes), PARCELS.c.retired_at.is_(None)))}
     credits = sorted({r["credit_code"] for _n, r in rows if r.get("credit_code")})
     firms = dict(conn.execute(select(ENTERPRISES.c.credit_code, ENTERPRISES.c.id)
-                              .where(ENTERPRISES.c.credit_code.in_(credits))).all())
+                              .where(in_array(ENTERPRISES.c.credit_code, credits))).all())
     label = {f: c.label for f, c in cols.items()}
     out: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], int] = {}
@@ -178,7 +185,7 @@ def _write(conn: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, int]
     pairs = {(r["parcel_id"], r["enterprise_id"]) for r in rows}
     parcel_ids = sorted({p for p, _e in pairs})
     stored = {(o.parcel_id, o.enterprise_id): o for o in conn.execute(
-        select(OCCUPANCIES).where(OCCUPANCIES.c.parcel_id.in_(parcel_ids)))}
+        select(OCCUPANCIES).where(in_array(OCCUPANCIES.c.parcel_id, parcel_ids)))}
     new, changed = [], []
     for r in rows:
         values = {k: r[k] for k in STORED}

@@ -71,6 +71,7 @@ from hggis.io.fieldmap import (
     save_mapping,
 )
 from hggis.io.importlog import file_checksum, record_import, require_import_right
+from hggis.io.parcel_occupants import OCCUPANT_HEADERS, parse_occupants, write_occupants
 from hggis.io.spatial import read_layer_with_report
 from hggis.parcel_integrity import check_candidates
 from hggis.parcel_values import value_problems
@@ -897,6 +898,9 @@ def import_parcels(
         rows, problems = _prepare_rows(gdf, mapping, report)
     except SpatialReadError as exc:
         return _refuse_file(engine, principal, report, exc.message, exc.hint)
+    occupants, occupant_errors = parse_occupants({f: _column(gdf, mapping, f) for f in OCCUPANT_HEADERS})
+    for i, why in occupant_errors.items():
+        _add(problems, i, "attribute", why)
     geoms = _stage_geometries(rows, gdf, problems)
     codes: list[str | None] = [c if isinstance(c, str) else None for c in rows["code"].tolist()]
     report.adcodes = _check_scope(principal, codes, problems)
@@ -932,6 +936,16 @@ def import_parcels(
                 raise _Rollback
             report.inserted, report.updated = _write(conn, opts.default_status, len(gdf), progress)
             report.unchanged = len(gdf) - report.inserted - report.updated
+            overflow = write_occupants(conn, occupants, codes)
+            if overflow:
+                for i, why in overflow.items():
+                    _add(problems, i, "attribute", why)
+                report.issues = [x for x in report.issues if x.severity != "error"]
+                _list_issues(report, problems, gdf, codes)
+                report.status = "refused"
+                report.error = f"{len(overflow)} of {len(gdf)} features refused; nothing written"
+                report.inserted = report.updated = report.unchanged = 0
+                raise _Rollback
             lap("write")
             report.status = "applied"
             if opts.mapping and not mapping_exists(conn, "parcels", opts.mapping):
