@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Integer, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can
-from hggis.db.expressions import in_array
+from hggis.db.expressions import in_array, unnest_table
 from hggis.db.maintenance import analyze
 from hggis.db.models import Parcel
 from hggis.geo import M2_PER_MU
@@ -109,18 +109,20 @@ def _judge(conn: Connection, principal: Principal, rows: list[tuple[int, dict[st
     return out
 
 def _write(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """One UPDATE per set of changed columns (executemany), version bumped; the count of parcels changed."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for r in rows:
-        if r["changed"]:
-            groups.setdefault(tuple(sorted(r["changed"])), []).append({"p_id": r["id"], **r["changed"]})
-    for fields, params in groups.items():
-        conn.execute(
-            update(PARCELS).where(PARCELS.c.id == bindparam("p_id"))
-            .values(**{f: bindparam(f) for f in fields}, version=PARCELS.c.version + 1),
-            params,
-        )
-    return sum(len(v) for v in groups.values())
+    """One UPDATE of every changed parcel (empty cells keep the stored facts); version bumped."""
+    changed = [r for r in rows if r["changed"]]
+    if not changed:
+        return 0
+    given = unnest_table("given", {
+        "id": ([r["id"] for r in changed], Integer()),
+        **{f: ([r["changed"].get(f) for r in changed], PARCELS.c[f].type) for f in FACT_FIELDS},
+    })
+    conn.execute(
+        update(PARCELS).where(PARCELS.c.id == given.c.id)
+        .values(**{f: func.coalesce(given.c[f], PARCELS.c[f]) for f in FACT_FIELDS}, version=PARCELS.c.version + 1)
+    )
+    return len(changed)
+
 
 SPEC = SheetSpec("facts", SHEET_NAME, HEADERS, ("parcel_code",), PARSERS)
 

@@ -17,11 +17,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can
-from hggis.db.expressions import in_array
+from hggis.db.expressions import in_array, unnest_table
 from hggis.db.maintenance import analyze
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
@@ -195,12 +195,15 @@ def _write(conn: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, int]
         elif any((float(old.share) if k == "share" else getattr(old, k)) != values[k] for k in STORED):
             changed.append({"o_id": old.id, **values})
     if new:
-        conn.execute(insert(OCCUPANCIES), new)
+        cols = ("parcel_id", "enterprise_id", *STORED)
+        src = unnest_table("new", {c: ([r[c] for r in new], OCCUPANCIES.c[c].type) for c in cols})
+        conn.execute(insert(OCCUPANCIES).from_select(cols, select(*(src.c[c] for c in cols))))
     if changed:
+        src = unnest_table("changed", {"o_id": ([r["o_id"] for r in changed], Integer()),
+                                       **{c: ([r[c] for r in changed], OCCUPANCIES.c[c].type) for c in STORED}})
         conn.execute(
-            update(OCCUPANCIES).where(OCCUPANCIES.c.id == bindparam("o_id"))
-            .values(**{k: bindparam(k) for k in STORED}, version=OCCUPANCIES.c.version + 1),
-            changed,
+            update(OCCUPANCIES).where(OCCUPANCIES.c.id == src.c.o_id)
+            .values(**{c: src.c[c] for c in STORED}, version=OCCUPANCIES.c.version + 1)
         )
     return len(new), len(changed), len(rows) - len(new) - len(changed)
 
