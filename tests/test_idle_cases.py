@@ -252,7 +252,7 @@ def test_halted_land_sanctions_follow_the_halting_clock(clean_db):
     step(clean_db, case_id, "issue_notice", D(2024, 4, 2))
     assert step(clean_db, case_id, "issue_finding", D(2024, 5, 1))["idle_since"] == D(2024, 3, 16)
     step(clean_db, case_id, "publish", D(2024, 5, 2))
-    # 第十四条 applies to 第二条第二款 land at the holder's fault (migration 0014s): no negotiated options
+    # 第十四条 applies to 第二条第二款 land at the holder's fault (migration 0015): no negotiated options
     with pytest.raises(IllegalTransition, match="不适用于已动工但中止开发建设"):
         step(clean_db, case_id, "decide_disposal", D(2024, 5, 3), kind="paid_recovery", compensation=Decimal("800"))
     # halted since 2023-03-15: two full years only from 2025-03-16

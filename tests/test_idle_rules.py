@@ -116,7 +116,7 @@ def test_halted_one_year_boundary_and_footprint_third(db):
     assert rules_of(db, D(2024, 3, 15), 1) == set()
     row = fired(db, D(2024, 3, 16))[CODE1]["idle_halted"]
     assert row["since_date"] == D(2024, 3, 16) and row["clock_start"] == D(2023, 3, 15)
-    assert row["fee_amount"] == Decimal("200.00")  # 第二条第二款 land at the holder's fault: 第十四条 (migration 0014s)
+    assert row["fee_amount"] == Decimal("200.00")  # 第二条第二款 land at the holder's fault: 第十四条 (migration 0015)
     assert row["threshold_date"] == D(2025, 3, 16)  # recovery without compensation from two full years of halting
     assert Decimal("0.33") < row["measure"] < Decimal("0.334")
     with transaction(db, "test", "exactly one third") as conn:

@@ -19,7 +19,7 @@ Definitions the SQL applies (calendar rules in hggis.idle.calendar):
   investment, both without the land price when the rule set says the parcel figures
   include it (出让合同 示范文本: 固定资产总投资 includes 出让价款);
 - halted land at the holder's fault gets the 第十四条 sanctions as the rule set's
-  ``disposals_halted`` lists them (default since migration 0014s: both): the 20 % fee from
+  ``disposals_halted`` lists them (default since migration 0015: both): the 20 % fee from
   one full year of halting (``idle_halted``), recovery without compensation from
   ``halted_recovery_years`` full years (``idle_halted_2y``); a rule set listing only the
   第十二条 options gets ``idle_halted`` without a fee, whatever the duration;

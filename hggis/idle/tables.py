@@ -96,7 +96,7 @@ class IdleRuleSet(Base):
     low_class_d_years: Mapped[int] = mapped_column(Integer, server_default="1")
     lookahead_days: Mapped[int] = mapped_column(Integer, server_default="90")
     # which disposals each basis allows (第十二条 negotiated, 第十四条 sanctions); for halted land the
-    # scan proposes the fee / recovery only when disposals_halted lists them (migration 0014s)
+    # scan proposes the fee / recovery only when disposals_halted lists them (migration 0015)
     disposals_holder_fault: Mapped[list[str]] = mapped_column(ARRAY(Text))
     disposals_government_cause: Mapped[list[str]] = mapped_column(ARRAY(Text))
     disposals_halted: Mapped[list[str]] = mapped_column(ARRAY(Text))

@@ -23,16 +23,16 @@ the 办法 is one rule-set version away.
   (hearing right 第十五条 before either sanction, 30-day payment/deregistration 第十七条,
   mortgagee notice 第十三条, 土地管理法 article numbering).
 
-Revision ID: 0014s
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0014s"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
@@ -137,7 +137,7 @@ YEARS_NEW = YEARS_OLD + " AND halted_recovery_years > halted_years"
 
 
 def _actor(conn: sa.engine.Connection) -> None:
-    conn.execute(sa.text("SELECT set_config('hggis.actor', 'migration 0014s', true), "
+    conn.execute(sa.text("SELECT set_config('hggis.actor', 'migration 0015', true), "
                          "set_config('hggis.reason', '中止开发建设的闲置土地适用第十四条；默认规则文本核对', true)"))
 
 
