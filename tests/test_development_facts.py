@@ -134,3 +134,23 @@ def test_the_imports_page_takes_a_facts_sheet_through_dry_run_and_confirmation(c
         assert "已导入" in web.get(done.headers["location"]).text
     with clean_db.connect() as conn:
         assert _facts(conn, 1).started_on == dt.date(2023, 5, 1) and float(_facts(conn, 2).investment_to_date) == 800
+
+
+def test_halted_land_from_the_import_files_gets_the_sanction_of_53号令(client, clean_db, tmp_path):
+    """Empty database → parcels with their contract (ledger) → facts sheet (停工) → idle scan: 20 % fee."""
+    admin = make_user(clean_db, "facts-admin4", "city_admin")
+    extra = {"出让价款": [1000.0, 800.0, 600.0], "约定开工日期": ["2022-03-01"] * 3, "供地方式": ["出让"] * 3}
+    _parcels(client, admin, tmp_path, 3, extra)
+    sheet = _xlsx(["宗地代码", "实际开工日期", "停工日期", "建筑占地面积（m²）", "累计完成投资（万元）"], [
+        [code(1), "2022-05-01", "2024-03-01", 1000, 100],  # halted for more than one full year by 2025-07-01
+        [code(2), "2022-05-01", "2023-03-01", 1000, 100],  # more than two full years: recovery
+        [code(3), "2022-05-01", None, 9000, 5000],  # building on: not idle
+    ], title="开发建设情况")
+    assert client.post("/api/imports/facts", files={"file": ("台账.xlsx", sheet)}, headers=admin.headers).status_code == 200
+    r = client.post("/api/idle/scans", json={"as_of": "2025-07-01"}, headers=admin.headers)
+    assert r.status_code == 201, r.text
+    items = client.get(f"/api/idle/scans/{r.json()['id']}/results", headers=admin.headers).json()["items"]
+    found = {i["parcel_code"]: i for i in items}
+    assert found[code(1)]["rule_code"] == "idle_halted" and float(found[code(1)]["fee_amount"]) == 200.0
+    assert found[code(2)]["rule_code"] == "idle_halted_2y" and "无偿收回" in found[code(2)]["legal_basis"]
+    assert code(3) not in found
