@@ -1,7 +1,7 @@
 """Backups and restores through the CLI, into real empty PostGIS databases of the test server.
 
-The source is the session database holding the demo data set plus a user (loaded with the
-CLI); each restore goes into a database created empty for the test, as `hggis db up` or
+The source is a database of its own, taken from empty to the demo data set plus a user by
+the CLI; each restore goes into a database created empty for the test, as `hggis db up` or
 an administrator (roles.sql) would prepare it. The rows are compared with the tests' own
 checksum (md5 of the sorted rows as text), not with the manifest's, so a wrong checksum in
 the implementation could not hide a lost row.
@@ -29,7 +29,6 @@ from hggis.config import get_settings
 from hggis.db.engine import dispose_engines
 from hggis.db.roles import render_roles_sql
 from hggis.db.session import transaction
-from tests.conftest import superuser_engine, wipe_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from tests.conftest import TestDatabase
@@ -86,27 +85,42 @@ def table_digests(engine: Engine) -> dict[str, tuple[int, str]]:
         }
 
 
+def _engine(test_database: TestDatabase, database: str, role: str) -> Engine:
+    return create_engine(test_database.url_for(database, role))
+
+
 @pytest.fixture(scope="module")
-def source(engine: Engine, test_database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The session database with the demo data and a user (loaded by the CLI), backed up by the CLI once."""
-    database = make_url(test_database.app_url).database
-    wipe_data(engine)
+def source(test_database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A database of its own, from empty: migrated, demo data and a user loaded, backed up, all by the CLI.
+
+    Not the session database: the harness empties that one with triggers off, which may leave
+    rows a real database could never hold (and a restore, checking every foreign key, refuses).
+    """
+    database = f"{make_url(test_database.app_url).database}_backup_source"
+    _create_empty_database(test_database, database)
     with pytest.MonkeyPatch.context() as mp:
-        loaded = _run_cli(mp, test_database, database, "demo", "load")
-        assert loaded.exit_code == 0, loaded.output
+        for args in (("db", "migrate"), ("demo", "load")):
+            done = _run_cli(mp, test_database, database, *args)
+            assert done.exit_code == 0, done.output
         added = _run_cli(mp, test_database, database, "user", "add", "wang-hz", "--role", "county_officer",
                          "--county", "421102", "--name", "王科长")
         assert added.exit_code == 0, added.output
         archive = tmp_path_factory.mktemp("backups") / "hggis.dump"
         result = _run_cli(mp, test_database, database, "db", "backup", str(archive))
     assert result.exit_code == 0, result.output
+    superuser = _engine(test_database, database, "superuser")
+    try:
+        digests = table_digests(superuser)
+    finally:
+        superuser.dispose()
     yield {
+        "database": database,
         "archive": archive,
         "output": result.stdout,
         "token": added.stdout.strip().splitlines()[-1],
-        "digests": table_digests(superuser_engine()),
+        "digests": digests,
     }
-    wipe_data(engine)
+    _drop_database(test_database, database)
 
 
 @pytest.fixture
@@ -117,10 +131,6 @@ def target(test_database: TestDatabase, request: pytest.FixtureRequest) -> Itera
     yield name
     dispose_engines()
     _drop_database(test_database, name)
-
-
-def _engine(test_database: TestDatabase, database: str, role: str) -> Engine:
-    return create_engine(test_database.url_for(database, role))
 
 
 def test_backup_writes_archive_and_manifest(source: dict) -> None:
@@ -308,12 +318,11 @@ def test_restore_needs_the_owner_role(
 
 
 def test_backup_never_overwrites_by_accident(
-    source: dict, engine: Engine, test_database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+    source: dict, test_database: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     archive: Path = source["archive"]
     before = archive.read_bytes()
-    database = make_url(test_database.app_url).database
-    result = _run_cli(monkeypatch, test_database, database, "db", "backup", str(archive))
+    result = _run_cli(monkeypatch, test_database, source["database"], "db", "backup", str(archive))
     assert result.exit_code == 1 and "already exists" in result.stderr and "--force" in result.stderr
     assert archive.read_bytes() == before
     assert re.search(r"\d+ tables, \d+ rows", source["output"])
