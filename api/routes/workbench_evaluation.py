@@ -29,6 +29,7 @@ from api.workbench import (
     see_other,
     show,
 )
+from hggis import clock
 from hggis.access.policy import Principal, grant
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, model, report, results, runs
@@ -56,7 +57,7 @@ def _options(conn: Connection) -> dict[str, Any]:
 
 def _choices(conn: Connection, principal: Principal, all_runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "run_choices": [(r["id"], f"{r['year']} 年度 · 批次 #{r['id']}（{r['created_at'][:10]}）") for r in all_runs],
+        "run_choices": [(r["id"], f"{r['year']} 年度 · 批次 #{r['id']}（{clock.display_date(r['created_at'])}）") for r in all_runs],
         "model_choices": [(str(v["id"]), f"#{v['id']} {v['name']}（{v['valid_from']}–{v['valid_to'] or ''}）")
                           for v in model.list_models(conn, principal)],
     }

@@ -99,8 +99,8 @@ def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelPa
     facts: list[tuple[str, Any, str | None]] = [
         ("评价年度", run["year"], INT),
         ("评价批次号", run["id"], INT),
-        ("评价时间", run["created_at"], None),
-        ("报表生成时间", clock.now().strftime("%Y-%m-%d %H:%M"), None),
+        ("评价时间", clock.display_time(run["created_at"]), None),
+        ("报表生成时间", clock.display_time(clock.now()), None),
         ("报表范围", scope, None),
         ("评价模型", f"{run['model_name']}（编号 {run['model_id']}）", None),
         ("基准值方式", BENCH_MODES[params.benchmark_mode], None),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.history import readable_history
 from hggis.workbench.labels import (
@@ -88,7 +89,7 @@ def show_value(field: str, value: Any, names: dict[str, dict[str, str]]) -> str:
     if isinstance(value, (Decimal, dt.date)):
         return str(value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-        return value[:16].replace("T", " ")
+        return clock.display_time(value)
     return str(value)
 
 
