@@ -27,10 +27,14 @@ from api.security import CsrfRejected
 from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant
 from hggis.summary import dataset_label
+from hggis.workbench import words
 
 
 TEMPLATES.env.filters["local_time"] = clock.display_time
 TEMPLATES.env.filters["local_date"] = clock.display_date
+TEMPLATES.env.filters["actor"] = words.actor_text
+TEMPLATES.env.filters["reason"] = words.reason_text
+TEMPLATES.env.filters["plain"] = words.plain_text
 
 
 class PageNotFound(LookupError):

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 from hggis.access.policy import Principal
 from hggis.clock import display_date
 from hggis.mapdata.common import city_bounds, counties, data_note
+from hggis.workbench.words import plain_text
 from hggis.mapdata.evaluation import CLASS_NAMES, EvaluationMapData, evaluation_map
 from hggis.tiles import TILE_LAYERS, tile_url
 from maps.base import Header, MapFrame, popup
@@ -59,7 +60,7 @@ def build(conn: Connection, principal: Principal, year: int | None = None) -> st
     if data.run is None:
         detail, summary = "尚无亩均效益评价结果（由市级管理员运行评价后显示）", ""
     else:
-        detail = f"{data.year} 年度评价（第 {data.run['id']} 次运行，{display_date(data.run['created_at'])}，{data.run['model_name']}）"
+        detail = f"{data.year} 年度评价（第 {data.run['id']} 次运行，{display_date(data.run['created_at'])}，{plain_text(data.run['model_name'])}）"
         counts = "、".join(f"{k if k != '-' else '未评价'} {v}" for k, v in sorted(data.class_counts.items()))
         summary = f"宗地 {data.parcel_count} 宗（{counts}）；园区 {len(data.parks['features'])} 个"
     as_of = data.run["created_at"] if data.run is not None else None

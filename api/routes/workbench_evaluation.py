@@ -36,6 +36,7 @@ from hggis.evaluation import aggregates, model, report, results, runs
 from hggis.evaluation.model import CLASS_LABELS, GROUP_LABELS
 from hggis.evaluation.results import ResultFilter
 from hggis.workbench.model_form import MODEL_FORM_ERRORS, model_changes, model_form_values
+from hggis.workbench.words import plain_text
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -58,7 +59,7 @@ def _options(conn: Connection) -> dict[str, Any]:
 def _choices(conn: Connection, principal: Principal, all_runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "run_choices": [(r["id"], f"{r['year']} 年度 · 批次 #{r['id']}（{clock.display_date(r['created_at'])}）") for r in all_runs],
-        "model_choices": [(str(v["id"]), f"#{v['id']} {v['name']}（{v['valid_from']}–{v['valid_to'] or ''}）")
+        "model_choices": [(str(v["id"]), f"#{v['id']} {plain_text(v['name'])}（{v['valid_from']}–{v['valid_to'] or ''}）")
                           for v in model.list_models(conn, principal)],
     }
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.history import readable_history
+from hggis.workbench.words import actor_text, reason_text
 from hggis.workbench.labels import (
     ACTION_LABELS,
     ROLE_IN_PARCEL,
@@ -144,8 +145,8 @@ def parcel_history(conn: Connection, principal: Principal, code: str, parcel_id:
         out.append({
             "id": row["id"],
             "at": row["at"],
-            "actor": row["actor"],
-            "reason": row["reason"],
+            "actor": actor_text(row["actor"]),
+            "reason": reason_text(row["reason"]),
             "what": f"{ACTION_LABELS.get(row['action'], row['action'])}{TABLE_LABELS.get(table, table)}",
             "changes": _changes(table, row, names),
         })
