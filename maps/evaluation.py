@@ -7,9 +7,9 @@ from sqlalchemy.engine import Connection
 from hggis.access.policy import Principal
 from hggis.clock import display_date
 from hggis.mapdata.common import city_bounds, counties, data_note
-from hggis.workbench.words import plain_text
 from hggis.mapdata.evaluation import CLASS_NAMES, EvaluationMapData, evaluation_map
 from hggis.tiles import TILE_LAYERS, tile_url
+from hggis.workbench.words import plain_text
 from maps.base import Header, MapFrame, popup
 
 CLASS_COLORS = {"A": "#1a9850", "B": "#91cf60", "C": "#fdae61", "D": "#d73027", "T": "#9e9e9e", "-": "#d9d9d9"}
@@ -18,7 +18,8 @@ TAX_COLORS = ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
 PARCEL_POPUP = popup(
     [
         ("code", "宗地代码", "text"), ("area_mu", "面积", "mu"), ("enterprise", "评价单位", "text"),
-        ("size_group", "分组", "text"), ("class_label", "分类", "text"), ("total_score", "综合得分", "num2"),
+        ("size_group", "分组", "text"), ("class_label", "分类", "text"), ("reason", "未评价原因", "text"),
+        ("total_score", "综合得分", "num2"),
         ("rank", "组内排名", "int"), ("group_size", "组内企业数", "int"), ("land_mu", "评价用地", "mu"),
         ("park", "园区", "text"), ("county", "县市区", "text"),
     ],
