@@ -9,7 +9,7 @@ Why it is shaped this way:
 - 100 000 features must import in well under a minute, so features are staged in a TEMP
   table with COPY and validated and written by set-based SQL; Python never makes a
   database round trip per feature. The audit triggers still write one history row per
-  changed parcel (reason "import <file>").
+  changed parcel (reason "导入 <file>", hggis.io.importlog.import_reason).
 
 Rules applied (thresholds are :class:`ParcelImportOptions` fields with the issue's values):
 
