@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Integer, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from hggis import clock
 from hggis.access.policy import Principal, can
 from hggis.db.expressions import in_array, unnest_table
 from hggis.db.maintenance import analyze
@@ -82,6 +83,7 @@ def _judge(conn: Connection, principal: Principal, rows: list[tuple[int, dict[st
         .where(in_array(PARCELS.c.code, codes), PARCELS.c.retired_at.is_(None)))}
     out: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
+    today = clock.today()
     for number, r in rows:
         code = r.get("parcel_code")
         label = cols["parcel_code"].label
@@ -97,7 +99,7 @@ def _judge(conn: Connection, principal: Principal, rows: list[tuple[int, dict[st
         if not given:
             continue
         after = {**dict(p._mapping), **given}
-        problems = value_problems(after, changed=set(given))
+        problems = value_problems(after, changed=set(given), today=today)
         if (why := footprint_problem(after.get("built_footprint_m2"), p.area_mu * M2_PER_MU)) and "built_footprint_m2" in given:
             problems.append(("built_footprint_m2", why))
         for f, why in problems:
