@@ -48,7 +48,8 @@ PARCEL_OFFICER_FIELDS: dict[str, str] = {
     **{f: f"p.{f}" for f in (
         "contract_kind", "contract_no", "land_price", "agreed_start_date", "agreed_completion_date",
         "planned_investment", "started_on", "built_footprint_m2", "investment_to_date", "halted_since",
-        "completed_on", "production_stopped_since", "parent_codes", "version", "updated_at",
+        "completed_on", "production_stopped_since", "floor_area_m2", "delivered_on", "supervision_no",
+        "parent_codes", "version", "updated_at",
     )},
 }
 
