@@ -120,7 +120,7 @@ def _clusters(conn: Connection, year: int | None, industry: str | None) -> tuple
     for tier in ("百亿", "十亿"):
         by_tier[tier] = feature_collection(
             conn,
-            f"""
+            """
             SELECT ST_AsGeoJSON(ST_SimplifyPreserveTopology(co.boundary, 0.0005), 5)::json AS geometry,
                    jsonb_build_object(
                        'adcode', co.adcode, 'county', co.name, 'tier', CAST(:tier AS text),

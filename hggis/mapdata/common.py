@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.engine import Connection
 
 from hggis import clock
@@ -68,15 +68,18 @@ def data_note(conn: Connection, detail: str | None = None, as_of: dt.datetime | 
     return DataNote(data_date=date, demo=False, demo_label=None, detail=detail)
 
 
-def feature_collection(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A FeatureCollection from ``sql`` returning rows (geometry json, properties jsonb)."""
-    rows = conn.execute(
-        text(
+def feature_collection(conn: Connection, sql: str | Select[Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A FeatureCollection from ``sql`` (text or a Core select) returning rows (geometry json, properties jsonb)."""
+    if isinstance(sql, Select):
+        q = sql.subquery("q")
+        feature = func.json_build_object("type", "Feature", "geometry", q.c.geometry, "properties", q.c.properties)
+        query: Any = select(func.coalesce(func.json_agg(feature), literal_column("'[]'::json")))
+    else:
+        query = text(
             f"SELECT coalesce(json_agg(json_build_object('type', 'Feature', 'geometry', q.geometry, "
             f"'properties', q.properties)), '[]'::json) FROM ({sql}) AS q"
-        ),
-        params or {},
-    ).scalar_one()
+        )
+    rows = conn.execute(query, params or {}).scalar_one()
     features = json.loads(rows) if isinstance(rows, str) else rows
     return {"type": "FeatureCollection", "features": features}
 

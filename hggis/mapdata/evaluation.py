@@ -13,19 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Subquery
 
 from hggis.access.policy import Principal
 from hggis.config import get_settings
+from hggis.db.models import County, Park, Parcel
 from hggis.evaluation.aggregates import read_aggregates
 from hggis.evaluation.model import CLASS_LABELS
 from hggis.evaluation.runs import authorize_read, get_run, result_scope
+from hggis.evaluation.tables import EvaluationLand, EvaluationResult
 from hggis.mapdata.common import DISPLAY_DECIMALS, MapRequestError, feature_collection
 from hggis.tiles import TILE_LAYERS
 
 PARCEL_FIELDS = TILE_LAYERS["evaluation"].fields
-PARCEL_SOURCE = TILE_LAYERS["evaluation"].source
 
 
 @dataclass
@@ -89,6 +91,59 @@ def quantile_breaks(values: list[float], n: int = 5) -> list[float]:
     return [round(vals[min(len(vals) - 1, int(len(vals) * i / n))], 2) for i in range(1, n)]
 
 
+def parcel_units(run_id: int) -> Subquery:
+    """Each parcel of the run with its evaluated unit: the one holding most of its land.
+
+    Read from the run's own land rows (one index range of evaluation_land), so the cost
+    follows the run's size, not the number of parcels or of stored runs.
+    """
+    land = EvaluationLand.__table__
+    return (
+        select(land.c.parcel_id, land.c.enterprise_id)
+        .where(land.c.run_id == run_id)
+        .distinct(land.c.parcel_id)
+        .order_by(land.c.parcel_id, land.c.land_mu.desc(), land.c.enterprise_id)
+        .subquery("u")
+    )
+
+
+def _unit_sources(run_id: int):  # noqa: ANN202 - (FROM clause, parcels alias) of the map's parcels
+    """The run's parcels with their unit's result, county and park, aliased as the tile layer's fields expect."""
+    units = parcel_units(run_id)
+    r = EvaluationResult.__table__.alias("r")
+    p = Parcel.__table__.alias("p")
+    c = County.__table__.alias("c")
+    k = Park.__table__.alias("k")
+    source = (units.join(r, (r.c.run_id == run_id) & (r.c.enterprise_id == units.c.enterprise_id))
+              .join(p, p.c.id == units.c.parcel_id).join(c, c.c.adcode == p.c.adcode)
+              .outerjoin(k, k.c.id == p.c.park_id))
+    return source, p, r
+
+
+def _scoped(scope: str, params: dict[str, Any]) -> Any:
+    return text(scope).bindparams(**params) if params else text(scope)
+
+
+def inline_parcels(run_id: int, scope: str, params: dict[str, Any]) -> Select[Any]:
+    """The map's parcels as (geometry, properties) rows, with the tile layer's fields."""
+    source, p, _r = _unit_sources(run_id)
+    props = "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in PARCEL_FIELDS.items()) + ")"
+    return (
+        select(literal_column("ST_AsGeoJSON(p.geom, 7)::json").label("geometry"), literal_column(props).label("properties"))
+        .select_from(source)
+        .where(p.c.retired_at.is_(None), _scoped(scope, params))
+        .order_by(p.c.code)
+    )
+
+
+def class_counts(conn: Connection, run_id: int, scope: str, params: dict[str, Any]) -> dict[str, int]:
+    """Live parcels on the map per class of their unit ('-': not graded), within the caller's scope."""
+    source, p, r = _unit_sources(run_id)
+    klass = func.coalesce(r.c.class_code, "-")
+    query = select(klass, func.count()).select_from(source).where(p.c.retired_at.is_(None), _scoped(scope, params)).group_by(klass)
+    return {str(k): int(n) for k, n in conn.execute(query)}
+
+
 def evaluation_map(conn: Connection, principal: Principal, year: int | None = None,
                    inline_max: int | None = None) -> EvaluationMapData:
     authorize_read(principal)
@@ -104,22 +159,10 @@ def evaluation_map(conn: Connection, principal: Principal, year: int | None = No
     run = get_run(conn, principal, run_id)
     parks = read_aggregates(conn, principal, run_id, "park")
     scope, params = result_scope(principal, "r")
-    bind = {**params, "run": run_id}
-    where = f"p.retired_at IS NULL AND {scope}"
-    count = conn.execute(text(f"SELECT count(*) FROM {PARCEL_SOURCE} WHERE {where}"), bind).scalar_one()
-    counts = {
-        r.class_code: r.n
-        for r in conn.execute(
-            text(f"SELECT coalesce(r.class_code, '-') AS class_code, count(*) AS n FROM {PARCEL_SOURCE} "
-                 f"WHERE {where} GROUP BY 1"), bind)
-    }
+    counts = class_counts(conn, run_id, scope, params)
+    count = sum(counts.values())
     limit = get_settings().hggis_map_inline_max if inline_max is None else inline_max
-    parcels = None
-    if count <= limit:
-        props = "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in PARCEL_FIELDS.items()) + ")"
-        parcels = feature_collection(
-            conn, f"SELECT ST_AsGeoJSON(p.geom, 7)::json AS geometry, {props} AS properties "
-                  f"FROM {PARCEL_SOURCE} WHERE {where} ORDER BY p.code", bind)
+    parcels = feature_collection(conn, inline_parcels(run_id, scope, params)) if count <= limit else None
     park_fc = _park_features(conn, parks)
     breaks = quantile_breaks([f["properties"]["tax_per_mu"] for f in park_fc["features"]])
     return EvaluationMapData(year, years, run, park_fc, count, parcels, counts, breaks)
