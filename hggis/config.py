@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     hggis_auth_failure_window_s: float = Field(
         default=300, gt=0, description="Window of the sign-in failure limits, in seconds (shared by all workers)."
     )
+    hggis_photo_max_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest site photo accepted by a patrol record, in bytes."
+    )
+    hggis_patrol_max_photos: int = Field(default=6, gt=0, description="Most photos one patrol record may carry.")
     hggis_map_inline_max: int = Field(
         default=1000,
         description="A map layer with more features than this is served as vector tiles instead of inline GeoJSON.",

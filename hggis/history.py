@@ -44,6 +44,7 @@ _SCOPE_SQL: dict[str, str] = {
     "enterprise_years": "SELECT adcode, park_id FROM enterprises WHERE id = CAST(split_part(:k, '/', 1) AS int)",
     "parks": "SELECT adcode, id AS park_id FROM parks WHERE id = CAST(:k AS int)",
     "counties": "SELECT adcode, NULL::int AS park_id FROM counties WHERE adcode = :k",
+    "patrols": "SELECT p.adcode, p.park_id FROM patrols t JOIN parcels p ON p.id = t.parcel_id WHERE t.id = CAST(:k AS int)",
 }
 
 

@@ -356,4 +356,5 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "control_indicator_classes": ("parcel_id",),
     "constraint_layers": ("id",),
     "plan_targets": ("id",),
+    "patrols": ("id",),
 }

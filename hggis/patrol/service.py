@@ -1,0 +1,139 @@
+"""Recording what is seen on a parcel (动态巡查), and reading it back within the caller's scope.
+
+Whoever may flag a parcel (park managers in their park, officers in their county, city
+administrators) may record a patrol; whoever may read the parcel may read its patrols. The
+record names the open idle case of the parcel, if there is one, so it is part of that case's
+file. Each photo's EXIF position is measured against the parcel in PostGIS (ellipsoidal
+metres, 0 inside), so a photo taken elsewhere is visible as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Float, cast, func, insert, literal, select
+from sqlalchemy.engine import Connection, Row
+
+from hggis.access.policy import Principal, authorize
+from hggis.config import get_settings
+from hggis.db.models import SRID, Parcel
+from hggis.idle.tables import TERMINAL_STATES, IdleCase
+from hggis.patrol.photos import Photo, PhotoRefused, read_photo
+from hggis.patrol.tables import PATROL_STAGES, Patrol, PatrolPhoto
+
+PATROLS = Patrol.__table__
+PHOTOS = PatrolPhoto.__table__
+PARCELS = Parcel.__table__
+CASES = IdleCase.__table__
+
+
+class PatrolRefused(ValueError):
+    """A patrol record that cannot be written; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PatrolNotFound(LookupError):
+    """No such parcel or photo, or none the caller may see."""
+
+
+@dataclass
+class PatrolInput:
+    parcel_code: str
+    stage: str
+    note: str | None = None
+    device_lon: float | None = None
+    device_lat: float | None = None
+
+
+def _parcel(conn: Connection, code: str) -> Row[Any]:
+    row = conn.execute(select(PARCELS.c.id, PARCELS.c.code, PARCELS.c.adcode, PARCELS.c.park_id, PARCELS.c.retired_at)
+                       .where(PARCELS.c.code == code.strip().upper())).first()
+    if row is None or row.retired_at is not None:
+        raise PatrolNotFound(f"宗地 {code} 不存在")
+    return row
+
+
+def _photos(files: list[tuple[str, bytes]]) -> list[Photo]:
+    settings = get_settings()
+    if len(files) > settings.hggis_patrol_max_photos:
+        raise PatrolRefused(f"一次巡查最多 {settings.hggis_patrol_max_photos} 张照片", field="photos")
+    try:
+        return [read_photo(name, content, settings.hggis_photo_max_bytes) for name, content in files]
+    except PhotoRefused as exc:
+        raise PatrolRefused(str(exc), field="photos") from None
+
+
+def _distance(parcel_id: int, lon: float, lat: float) -> Any:
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+    geom = select(PARCELS.c.geom).where(PARCELS.c.id == parcel_id).scalar_subquery()
+    return select(cast(func.ST_Distance(func.geography(geom), func.geography(point)), Float)).scalar_subquery()
+
+
+def record_patrol(conn: Connection, principal: Principal, data: PatrolInput, files: list[tuple[str, bytes]]) -> int:
+    """Write one patrol record with its photos; the id."""
+    parcel = _parcel(conn, data.parcel_code)
+    authorize(principal, "parcels", "flag", parcel.adcode, parcel.park_id)
+    if data.stage not in PATROL_STAGES:
+        raise PatrolRefused(f"现场情况 {data.stage!r} 不可识别（可选：{'、'.join(PATROL_STAGES.values())}）", field="stage")
+    if (data.device_lon is None) != (data.device_lat is None):
+        raise PatrolRefused("手机位置须同时给出经度和纬度", field="device_lon")
+    photos = _photos(files)
+    note = (data.note or "").strip() or None
+    if note is None and not photos:
+        raise PatrolRefused("请写明现场情况或附上照片", field="note")
+    open_case = conn.execute(
+        select(CASES.c.id).where(CASES.c.parcel_id == parcel.id, CASES.c.state.not_in(TERMINAL_STATES))
+        .order_by(CASES.c.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    patrol_id = conn.execute(
+        insert(PATROLS).values(parcel_id=parcel.id, case_id=open_case, stage=data.stage, note=note,
+                               observer=principal.actor, device_lon=data.device_lon, device_lat=data.device_lat)
+        .returning(PATROLS.c.id)
+    ).scalar_one()
+    for p in photos:
+        distance = _distance(parcel.id, p.lon, p.lat) if p.lon is not None and p.lat is not None else literal(None, Float)
+        conn.execute(insert(PHOTOS).values(
+            patrol_id=patrol_id, file_name=p.file_name[:200], mime=p.mime, sha256=p.sha256, size_bytes=len(p.content),
+            width=p.width, height=p.height, taken_at=p.taken_at, lon=p.lon, lat=p.lat, distance_m=distance,
+            content=p.content))
+    return int(patrol_id)
+
+
+def patrols_of(conn: Connection, principal: Principal, code: str) -> list[dict[str, Any]]:
+    """The parcel's patrol records, newest first, with their photos' metadata (not the bytes)."""
+    parcel = _parcel(conn, code)
+    authorize(principal, "parcels", "read", parcel.adcode, parcel.park_id)
+    records = conn.execute(select(PATROLS).where(PATROLS.c.parcel_id == parcel.id).order_by(PATROLS.c.id.desc())).all()
+    photos = conn.execute(
+        select(*(c for c in PHOTOS.c if c.name != "content"))
+        .where(PHOTOS.c.patrol_id.in_([r.id for r in records] or [0])).order_by(PHOTOS.c.id)
+    ).all()
+    by_patrol: dict[int, list[dict[str, Any]]] = {}
+    for ph in photos:
+        by_patrol.setdefault(ph.patrol_id, []).append({
+            "id": ph.id, "file_name": ph.file_name, "width": ph.width, "height": ph.height, "taken_at": ph.taken_at,
+            "lon": ph.lon, "lat": ph.lat, "distance_m": None if ph.distance_m is None else round(ph.distance_m, 1),
+            "size_bytes": ph.size_bytes, "url": f"/api/patrol-photos/{ph.id}",
+        })
+    return [{"id": r.id, "parcel_code": parcel.code, "case_id": r.case_id, "stage": r.stage,
+             "stage_label": PATROL_STAGES[r.stage], "note": r.note, "observer": r.observer,
+             "observed_at": r.observed_at, "device_lon": r.device_lon, "device_lat": r.device_lat,
+             "photos": by_patrol.get(r.id, [])} for r in records]
+
+
+def photo_content(conn: Connection, principal: Principal, photo_id: int) -> tuple[bytes, str, str]:
+    """(bytes, mime, sha256) of a photo the caller may read; PatrolNotFound otherwise (same answer)."""
+    row = conn.execute(
+        select(PHOTOS.c.content, PHOTOS.c.mime, PHOTOS.c.sha256, PARCELS.c.adcode, PARCELS.c.park_id)
+        .join(PATROLS, PATROLS.c.id == PHOTOS.c.patrol_id).join(PARCELS, PARCELS.c.id == PATROLS.c.parcel_id)
+        .where(PHOTOS.c.id == photo_id)
+    ).first()
+    from hggis.access.policy import can
+
+    if row is None or not can(principal, "parcels", "read", row.adcode, row.park_id):
+        raise PatrolNotFound(f"照片 {photo_id} 不存在")
+    return bytes(row.content), row.mime, row.sha256
