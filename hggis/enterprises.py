@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis.errors import Invalid
 from hggis.identifiers import validate_credit_code
 
 
-class InvalidEnterprise(ValueError):
+class InvalidEnterprise(Invalid):
     """An enterprise that cannot be stored, with the reason."""
 
 

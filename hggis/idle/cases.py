@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from hggis import clock
 from hggis.access.policy import Principal, authorize, can, scope_clause
 from hggis.db.session import set_actor
+from hggis.errors import Invalid, NotFound
 from hggis.idle.calendar import add_years, due_within, reached_on
 from hggis.idle.rules import RuleSet, rule_catalogue, rule_set_in_force
 from hggis.idle.tables import CASE_KINDS, DISPOSAL_KINDS, TERMINAL_STATES
@@ -75,7 +76,7 @@ INDICATOR_FIELDS = (
 )
 
 
-class CaseError(ValueError):
+class CaseError(Invalid):
     """Input that cannot be accepted (HTTP 422), with the reason."""
 
 
@@ -83,7 +84,7 @@ class IllegalTransition(CaseError):
     """A step the procedure does not allow in the case's current state (HTTP 409)."""
 
 
-class CaseNotFound(LookupError):
+class CaseNotFound(NotFound):
     """No such case, parcel or flag (HTTP 404)."""
 
 

@@ -57,9 +57,10 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.session import set_actor
+from hggis.errors import Invalid
 from hggis.idle.calendar import sql_reached_on_interval
-from hggis.parcel_values import date_window_problem
 from hggis.idle.rules import RuleSet, enabled_rules, rule_set_by_id, rule_set_in_force
+from hggis.parcel_values import date_window_problem
 
 DEADLINE_KINDS: dict[str, str] = {
     "investigation": "调查核实并发出《闲置土地调查通知书》期限（第五条：发现后三十日内）",
@@ -72,7 +73,7 @@ DEADLINE_KINDS: dict[str, str] = {
 SCANNABLE = "p.retired_at IS NULL AND p.contract_kind IS NOT NULL AND p.status NOT IN ('reserve', 'on_offer', 'recovered')"
 
 
-class ScanError(ValueError):
+class ScanError(Invalid):
     """A scan that cannot run or be read, with the reason."""
 
 

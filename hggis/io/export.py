@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize, scope_clause
+from hggis.errors import Invalid
 from hggis.features import LAYERS
 from hggis.io.crs import EXPORT_EPSG
 
@@ -117,7 +118,7 @@ SHORT_NAMES: dict[str, str] = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(Invalid):
     """An export that cannot be made as asked (unknown format, CRS, encoding …)."""
 
 

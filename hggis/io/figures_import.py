@@ -31,6 +31,7 @@ from hggis import clock
 from hggis.access.policy import Principal, can
 from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
+from hggis.errors import Invalid
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
 from hggis.io.base import sniff_text_encoding
@@ -59,7 +60,7 @@ STORED = tuple(FIGURE_FIELDS) + FLAG_FIELDS + YEAR_FIELDS
 WRITTEN_TABLES = ("enterprises", "enterprise_years")
 
 
-class FiguresFileError(ValueError):
+class FiguresFileError(Invalid):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
