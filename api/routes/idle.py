@@ -21,16 +21,18 @@ from api.deps import Caller, SignedIn, connection, engine
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
-from hggis.idle import cases, deadlines as dl, flags, listing, rules, scan
+from hggis.idle import cases, flags, listing, rules, scan
+from hggis.idle import deadlines as dl
 from hggis.idle.tables import CASE_KINDS, CASE_STATES, DISPOSAL_KINDS, FLAG_STATUSES, RULE_CATEGORIES
+from hggis.inputs import INT4_MAX, MAX_OFFSET, RowId
 
 router = APIRouter(prefix="/api/idle", tags=["idle land 闲置土地"])
 
 T = TypeVar("T")
-Adcode = Annotated[str | None, Query(pattern=r"^4211\d{2}$")]
-ParkId = Annotated[int | None, Query(ge=1)]
+Adcode = Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")]
+ParkId = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
 Limit = Annotated[int, Query(ge=1, le=5000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Reason = Annotated[str, Field(min_length=2, max_length=1000)]
 
 
@@ -91,13 +93,13 @@ def get_scans(principal: Principal = SignedIn, conn: Connection = Depends(connec
 
 
 @router.get("/scans/{scan_id}", summary="One scan: header and counts per rule in your scope")
-def get_scan(scan_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+def get_scan(scan_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
     return _run(lambda: scan.scan_summary(conn, principal, scan_id))
 
 
 @router.get("/scans/{scan_id}/results", summary="Candidates: rule, days idle, fee, legal basis, next deadline")
 def get_scan_results(
-    scan_id: int,
+    scan_id: RowId,
     rule_code: str | None = None,
     category: str | None = None,
     adcode: Adcode = None,
@@ -114,8 +116,8 @@ def get_scan_results(
 
 @router.get("/scans/{newer}/diff", summary="Parcels whose fired rules changed since an older scan")
 def get_scan_diff(
-    newer: int,
-    against: Annotated[int, Query(ge=1, description="the older scan's id")],
+    newer: RowId,
+    against: Annotated[int, Query(ge=1, le=INT4_MAX, description="the older scan's id")],
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
@@ -169,7 +171,7 @@ class CasesFromScan(BaseModel):
 
 @router.post("/scans/{scan_id}/cases", status_code=201, summary="Open a case for every idle candidate without one")
 def post_cases_from_scan(
-    scan_id: int, body: CasesFromScan, principal: Principal = SignedIn, db: Engine = Depends(engine)
+    scan_id: RowId, body: CasesFromScan, principal: Principal = SignedIn, db: Engine = Depends(engine)
 ) -> dict[str, Any]:
     def act() -> list[int]:
         with transaction(db, principal.actor, body.reason) as conn:
@@ -198,7 +200,7 @@ def get_cases(
 
 
 @router.get("/cases/{case_id}", summary="One case with its complete history")
-def get_case(case_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+def get_case(case_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
     return _run(lambda: cases.get_case(conn, principal, case_id))
 
 
@@ -239,7 +241,7 @@ class Step(BaseModel):
 
 
 @router.post("/cases/{case_id}/steps", summary="Apply one step of the procedure (409 when not allowed)")
-def post_step(case_id: int, body: Step, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict[str, Any]:
+def post_step(case_id: RowId, body: Step, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict[str, Any]:
     params = body.model_dump(exclude_none=True, exclude={"action", "on", "reason", "documents"})
     if body.indicators is not None:
         params["indicators"] = body.indicators.model_dump(exclude_none=True)
@@ -339,7 +341,7 @@ class FlagDecision(BaseModel):
 
 
 @router.post("/flags/{flag_id}/confirm", summary="Confirm a flag: opens a case (county officers)")
-def post_confirm(flag_id: int, body: FlagDecision, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
+def post_confirm(flag_id: RowId, body: FlagDecision, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
     def act() -> int:
         with transaction(db, principal.actor, body.reason) as conn:
             return flags.confirm_flag(conn, principal, flag_id, body.reason, body.on, body.kind, body.rule_code)
@@ -354,7 +356,7 @@ class FlagDismissal(BaseModel):
 
 
 @router.post("/flags/{flag_id}/dismiss", summary="Dismiss a flag with a reason (county officers)")
-def post_dismiss(flag_id: int, body: FlagDismissal, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
+def post_dismiss(flag_id: RowId, body: FlagDismissal, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
     def act() -> None:
         with transaction(db, principal.actor, body.reason) as conn:
             flags.dismiss_flag(conn, principal, flag_id, body.reason, body.on)

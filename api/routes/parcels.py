@@ -18,7 +18,7 @@ from hggis.access.policy import Principal, scope_clause
 from hggis.db.models import PARCEL_STATUSES
 from hggis.db.session import transaction
 from hggis.features import Page, feature_collection
-from hggis.history import object_history
+from hggis.inputs import INT4_MAX
 from hggis.parcel_edits import (
     NotFound,
     StaleVersion,
@@ -33,7 +33,7 @@ from hggis.parcels import InvalidParcel, ParcelInput
 
 router = APIRouter(prefix="/api", tags=["parcels"])
 
-Adcode = Annotated[str | None, Field(pattern=r"^4211\d{2}$")]
+Adcode = Annotated[str | None, Field(pattern=r"^4211[0-9]{2}$")]
 
 
 def _layer_for(principal: Principal) -> tuple[str, tuple[str, dict[str, Any]] | None]:
@@ -47,8 +47,8 @@ def _layer_for(principal: Principal) -> tuple[str, tuple[str, dict[str, Any]] | 
 def list_parcels(
     request: Request,
     bbox: BBoxParam = None,
-    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
-    park_id: Annotated[int | None, Query(ge=1)] = None,
+    adcode: Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")] = None,
+    park_id: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
     status: Annotated[str | None, Query(description="one of: " + ", ".join(PARCEL_STATUSES))] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
@@ -81,12 +81,12 @@ class ParcelChanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(None, ge=1, description="version you edited (or send If-Match)")
+    version: int | None = Field(None, ge=1, le=INT4_MAX, description="version you edited (or send If-Match)")
     reason: str | None = Field(None, max_length=500, description="required for a status change")
     status: str | None = None
-    park_id: int | None = Field(None, ge=1)
-    land_use: str | None = Field(None, pattern=r"^\d{4}$")
-    holder_id: int | None = Field(None, ge=1, description="an enterprise you may read (else use holder_credit_code)")
+    park_id: int | None = Field(None, ge=1, le=INT4_MAX)
+    land_use: str | None = Field(None, pattern=r"^[0-9]{4}$")
+    holder_id: int | None = Field(None, ge=1, le=INT4_MAX, description="an enterprise you may read (else use holder_credit_code)")
     holder_credit_code: str | None = Field(None, max_length=18, description="the holder's 统一社会信用代码")
     intended_industry: str | None = None
     contract_kind: str | None = None
@@ -183,8 +183,8 @@ class NewParcel(BaseModel):
     code: str = Field(..., min_length=19, max_length=19)
     geometry: dict[str, Any]
     status: str
-    park_id: int | None = Field(None, ge=1)
-    land_use: str = Field("0601", pattern=r"^\d{4}$")
+    park_id: int | None = Field(None, ge=1, le=INT4_MAX)
+    land_use: str = Field("0601", pattern=r"^[0-9]{4}$")
     intended_industry: str | None = None
     reason: str | None = Field(None, max_length=500)
 
@@ -208,7 +208,7 @@ def post_parcel(body: NewParcel, principal: Principal = SignedIn, db: Engine = D
 
 class Retirement(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(..., ge=1)
+    version: int = Field(..., ge=1, le=INT4_MAX)
     reason: str = Field(..., min_length=2, max_length=500)
 
 
@@ -229,7 +229,7 @@ class Child(BaseModel):
 
 class Split(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(..., ge=1)
+    version: int = Field(..., ge=1, le=INT4_MAX)
     reason: str = Field(..., min_length=2, max_length=500)
     children: list[Child] = Field(..., min_length=2, max_length=100)
 
