@@ -22,7 +22,7 @@ from api.app import create_app
 from hggis.db.session import transaction
 from hggis.parcels import ParcelInput, create_parcel
 from tests.access_helpers import make_user
-from tests.factories import add_park, add_parcel, parcel_code, square
+from tests.factories import add_parcel, add_park, parcel_code, square
 from tests.live_server import free_port
 
 HUGE = 10**20  # past bigint: PostgreSQL refused it as "bigint out of range"
@@ -321,3 +321,50 @@ def test_unexpected_error_is_a_json_500_and_the_connection_stays_open(clean_db):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# --- the database's own refusals: 4xx naming the column or constraint ---------------------
+
+DB_REFUSALS = {
+    # case: (SQL run inside an audited transaction, expected status, the field named)
+    "foreign_key": ("INSERT INTO parks (name, adcode, level) VALUES ('无此县园区', '421199', '省级')", 422, "adcode"),
+    "check": ("INSERT INTO parks (name, adcode, level) VALUES ('级别不对', '421102', '宇宙级')", 422, "level"),
+    "range": ("SELECT id FROM parks ORDER BY id OFFSET CAST('100000000000000000000' AS numeric)::bigint", 422, "out of range"),
+    "unique": ("INSERT INTO parks (name, adcode, level) SELECT name, adcode, level FROM parks LIMIT 1", 409, "name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DB_REFUSALS))
+def test_database_refusals_are_4xx_naming_the_field_and_nothing_written(world, case):
+    app = create_app(world["engine"])
+    sql, status, field = DB_REFUSALS[case]
+
+    @app.post("/api/test-db-refusal")
+    def refusal_route() -> dict:
+        with transaction(world["engine"], "test", "database refusal") as conn:
+            conn.execute(text(sql))
+        return {}
+
+    before = _written(world["engine"])
+    with TestClient(app) as client:
+        r = client.post("/api/test-db-refusal")
+    assert r.status_code == status, r.text
+    assert field in r.text, r.text
+    if status == 422:
+        _assert_validation_body(r.json())
+    assert _written(world["engine"]) == before
+
+
+def test_nul_text_reaching_the_driver_is_422(world):
+    """The last line: NUL that slipped past the door is refused by the driver, and reported."""
+    app = create_app(world["engine"])
+
+    @app.get("/api/test-db-nul")
+    def nul_route() -> dict:
+        with world["engine"].connect() as conn:
+            conn.execute(text("SELECT CAST(:t AS text)"), {"t": "a\x00b"})
+        return {}
+
+    with TestClient(app) as client:
+        r = client.get("/api/test-db-nul")
+    assert r.status_code == 422 and "NUL" in r.json()["detail"][0]["msg"]

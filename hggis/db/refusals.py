@@ -38,7 +38,7 @@ def _diag(exc: DBAPIError) -> tuple[str | None, str, str | None, str | None, str
 def refusal(exc: DBAPIError) -> HggisError | None:
     """The refusal ``exc`` stands for, or None if it is not about the caller's input."""
     sqlstate, primary, column, constraint, detail = _diag(exc)
-    field = column or _key_column(detail) or constraint
+    field = column or _key_column(detail)  # a column the caller sent; a constraint is named in the message
     if sqlstate is None:
         # psycopg refuses NUL in text before sending it: no SQLSTATE, but still bad input.
         if "NUL" in primary:
@@ -47,11 +47,11 @@ def refusal(exc: DBAPIError) -> HggisError | None:
     if sqlstate.startswith(_DATA_EXCEPTION_CLASS):
         return Invalid(f"a value was refused by the database: {primary}", field=field)
     if sqlstate == _FOREIGN_KEY:
-        return Invalid(f"refers to something that does not exist: {detail or primary}", field=field)
+        return Invalid(f"refers to something that does not exist ({constraint}): {detail or primary}", field=field)
     if sqlstate in (_CHECK, _NOT_NULL):
         return Invalid(f"a value breaks a rule of the database ({constraint or column}): {primary}", field=field)
     if sqlstate in (_UNIQUE, _EXCLUSION):
-        return Conflict(f"already exists: {detail or primary}", field=field)
+        return Conflict(f"already exists ({constraint}): {detail or primary}", field=field)
     return None
 
 
