@@ -18,6 +18,8 @@ class HggisError(Exception):
     """A request the core refuses; the message says what and why (no traceback to show)."""
 
     kind: ClassVar[str] = "invalid"
+    field: str | None = None  # class defaults too: dataclass subclasses skip __init__
+    location: str | None = None
 
     def __init__(self, message: str = "", *args: Any, field: str | None = None, location: str | None = None) -> None:
         super().__init__(message, *args)
