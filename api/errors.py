@@ -319,6 +319,7 @@ ERROR_SCHEMA = {
     "required": ["detail"],
 }
 ERROR_ANSWERS = {
+    "400": "a body that cannot be parsed (not UTF-8 JSON, a multipart without boundary)",
     "401": "sign in first (Bearer token or session)",
     "403": "outside the caller's role or scope",
     "404": "no such object, or not visible to the caller",

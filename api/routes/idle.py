@@ -34,6 +34,7 @@ ParkId = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
 Limit = Annotated[int, Query(ge=1, le=5000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Reason = Annotated[str, Field(min_length=2, max_length=1000)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -368,7 +369,8 @@ def post_dismiss(flag_id: RowId, body: FlagDismissal, principal: Principal = Sig
 # ---- deadlines and the public listing -------------------------------------------------
 
 
-@router.get("/deadlines", summary="Overdue investigations, thresholds ahead, cases and flags waiting (json|csv|xlsx)")
+@router.get("/deadlines", summary="Overdue investigations, thresholds ahead, cases and flags waiting (json|csv|xlsx)",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, XLSX: {}}}})
 def get_deadlines(
     as_of: dt.date | None = None,
     lookahead_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
@@ -384,7 +386,7 @@ def get_deadlines(
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     if format == "xlsx":
         return Response(dl.to_xlsx(rows, day),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     return {"as_of": day, "items": rows}
 

@@ -144,7 +144,8 @@ async def upload_figures(
     return _report_response(report)
 
 
-@router.get("/imports/template", summary="The Excel template for enterprises' annual figures", dependencies=[Public])
+@router.get("/imports/template", summary="The Excel template for enterprises' annual figures", dependencies=[Public],
+            response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def template() -> Response:
     return Response(
         build_template(),

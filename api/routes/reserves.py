@@ -68,7 +68,8 @@ def ledger(as_of: AsOf = None, since: Since = None, principal: Principal = Calle
     return _call(lambda: reserve_ledger(conn, principal, as_of=as_of, since=since).to_dict())
 
 
-@router.get("/reserves/ledger.xlsx", summary="The ledger as a Chinese Excel workbook")
+@router.get("/reserves/ledger.xlsx", summary="The ledger as a Chinese Excel workbook",
+            response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def ledger_xlsx(as_of: AsOf = None, since: Since = None, principal: Principal = Caller,
                 conn: Connection = Depends(connection)) -> Response:
     data = _call(lambda: ledger_xlsx_bytes(reserve_ledger(conn, principal, as_of=as_of, since=since)))
