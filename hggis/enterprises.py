@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, func, literal, text
 from sqlalchemy.engine import Connection
 
+from hggis.db.models import Enterprise
 from hggis.errors import Invalid
 from hggis.identifiers import validate_credit_code
+
+ENTERPRISES = Enterprise.__table__
+#: the name of an enterprise known only by its credit code (from a parcel's 权利人 column);
+#: the figures import replaces it with the name its sheet gives
+PENDING_NAME_PREFIX = "名称待补："
+
+
+def pending_name(credit_code: ColumnElement[str]) -> ColumnElement[str]:
+    return func.concat(literal(PENDING_NAME_PREFIX), credit_code)
+
+
+def name_is_pending(name: ColumnElement[str]) -> ColumnElement[bool]:
+    return name.startswith(PENDING_NAME_PREFIX, autoescape=True)
 
 
 class InvalidEnterprise(Invalid):

@@ -56,6 +56,9 @@ EDITABLE: dict[str, type] = {
     "halted_since": dt.date,
     "completed_on": dt.date,
     "production_stopped_since": dt.date,
+    "floor_area_m2": float,
+    "delivered_on": dt.date,
+    "supervision_no": str,
 }
 SPLIT_AREA_TOLERANCE = 0.005  # children must cover the parent's area within 0.5 %
 ADJACENCY_TOLERANCE_M = 0.5  # merge: parcels within this distance count as adjacent

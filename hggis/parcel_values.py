@@ -17,9 +17,10 @@ from typing import Any
 from hggis import clock
 from hggis.config import get_settings
 
-NON_NEGATIVE = ("land_price", "planned_investment", "investment_to_date", "built_footprint_m2")
+NON_NEGATIVE = ("land_price", "planned_investment", "investment_to_date", "built_footprint_m2", "floor_area_m2")
 # What happened on the ground: cannot have happened after today.
-FACT_DATES = ("contract_signed_on", "started_on", "halted_since", "completed_on", "production_stopped_since")
+FACT_DATES = ("contract_signed_on", "delivered_on", "started_on", "halted_since", "completed_on",
+              "production_stopped_since")
 # What the contract promises: may lie ahead, but not absurdly far.
 AGREED_DATES = ("agreed_start_date", "agreed_completion_date")
 # (earlier, later): the later one may not come before the earlier one.

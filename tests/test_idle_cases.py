@@ -243,7 +243,7 @@ def test_cause_cannot_be_recorded_after_the_disposal(clean_db):
         step(clean_db, case_id, "close", D(2024, 5, 20))
 
 
-def test_halted_land_is_disposed_by_negotiation(clean_db):
+def test_halted_land_sanctions_follow_the_halting_clock(clean_db):
     with transaction(clean_db, "test", "setup") as conn:
         contracted(conn, 1, D(2021, 6, 1), status="under_construction", started_on=D(2021, 9, 1),
                    halted_since=D(2023, 3, 15), built_footprint_m2=100.0, investment_to_date=Decimal("1100"))
@@ -252,10 +252,14 @@ def test_halted_land_is_disposed_by_negotiation(clean_db):
     step(clean_db, case_id, "issue_notice", D(2024, 4, 2))
     assert step(clean_db, case_id, "issue_finding", D(2024, 5, 1))["idle_since"] == D(2024, 3, 16)
     step(clean_db, case_id, "publish", D(2024, 5, 2))
+    # 第十四条 applies to 第二条第二款 land at the holder's fault (migration 0015): no negotiated options
     with pytest.raises(IllegalTransition, match="不适用于已动工但中止开发建设"):
-        step(clean_db, case_id, "decide_disposal", D(2024, 5, 3), kind="fee_collected")
-    assert step(clean_db, case_id, "decide_disposal", D(2024, 5, 3), kind="paid_recovery",
-                compensation=Decimal("800"))["disposal_kind"] == "paid_recovery"
+        step(clean_db, case_id, "decide_disposal", D(2024, 5, 3), kind="paid_recovery", compensation=Decimal("800"))
+    # halted since 2023-03-15: two full years only from 2025-03-16
+    with pytest.raises(IllegalTransition, match="满2年之日为 2025-03-16"):
+        step(clean_db, case_id, "decide_disposal", D(2024, 5, 3), kind="recovery_without_compensation")
+    decided = step(clean_db, case_id, "decide_disposal", D(2024, 5, 3), kind="fee_collected")
+    assert decided["disposal_kind"] == "fee_collected"
 
 
 def test_low_efficiency_case_is_not_published(clean_db):

@@ -116,7 +116,8 @@ def test_halted_one_year_boundary_and_footprint_third(db):
     assert rules_of(db, D(2024, 3, 15), 1) == set()
     row = fired(db, D(2024, 3, 16))[CODE1]["idle_halted"]
     assert row["since_date"] == D(2024, 3, 16) and row["clock_start"] == D(2023, 3, 15)
-    assert row["fee_amount"] is None  # 第二条第二款 land: negotiated options (第十二条), no fee by default
+    assert row["fee_amount"] == Decimal("200.00")  # 第二条第二款 land at the holder's fault: 第十四条 (migration 0015)
+    assert row["threshold_date"] == D(2025, 3, 16)  # recovery without compensation from two full years of halting
     assert Decimal("0.33") < row["measure"] < Decimal("0.334")
     with transaction(db, "test", "exactly one third") as conn:
         conn.execute(text("UPDATE parcels SET built_footprint_m2 = :f WHERE id = :i"), {"f": third, "i": pid})
@@ -136,6 +137,26 @@ def test_halted_investment_quarter_excludes_land_price(db):
     with transaction(db, "test", "completed") as conn:
         conn.execute(text("UPDATE parcels SET completed_on = '2024-01-01' WHERE id = :i"), {"i": pid})
     assert rules_of(db, D(2024, 6, 30), 1) == set()
+
+
+def test_halted_two_full_years_is_recoverable_and_the_reading_is_rule_data(db):
+    with transaction(db, "test", "setup") as conn:
+        contracted(conn, 1, D(2021, 6, 1), status="under_construction", started_on=D(2021, 9, 1),
+                   halted_since=D(2023, 3, 15), built_footprint_m2=100.0, investment_to_date=Decimal("1100"))
+    assert rules_of(db, D(2025, 3, 15), 1) == {"idle_halted"}  # last day of the second year
+    row = fired(db, D(2025, 3, 16))[CODE1]["idle_halted_2y"]
+    assert row["since_date"] == D(2024, 3, 16) and row["fee_amount"] == Decimal("200.00")
+    with pytest.raises(RuleError, match="refused by the database"):  # recovery must come after the fee
+        with transaction(db, "test", "x") as conn:
+            create_rule_set(conn, ADMIN, "坏", D(2025, 1, 1), {"halted_recovery_years": 1})
+    # the 第十二条末款 reading as a local version: negotiated options only, no fee, no recovery
+    with transaction(db, "test", "第十二条口径") as conn:
+        create_rule_set(conn, ADMIN, "第十二条口径", D(2025, 1, 1),
+                        {"disposals_halted": ["extension", "change_of_use", "temporary_use", "paid_recovery", "land_swap"]})
+    row = fired(db, D(2025, 3, 16))[CODE1]["idle_halted"]
+    assert row["fee_amount"] is None and row["threshold_date"] is None
+    assert rules_of(db, D(2026, 6, 30), 1) == {"idle_halted"}
+    assert rules_of(db, D(2024, 12, 31), 1) == {"idle_halted"}  # the default set, before the new version
 
 
 # ---- exemptions and the clock restart ---------------------------------------------------------

@@ -27,7 +27,10 @@ from hggis.config import get_settings
 from hggis.inputs import RowId
 from hggis.io.export import EXPORT_KINDS, FORMATS, ExportError, export_features, export_layer
 from hggis.io.figures_import import FiguresImportOptions, import_figures
+from hggis.io.facts_import import import_facts
 from hggis.io.importlog import get_import, list_imports, require_import_right
+from hggis.io.keyed_sheet import SheetImportOptions
+from hggis.io.occupancies_import import import_occupancies
 from hggis.io.parcels_import import ParcelImportOptions, import_parcels
 from hggis.io.template import build_template
 
@@ -142,6 +145,45 @@ async def upload_figures(
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
     return _report_response(report)
+
+
+async def _sheet_upload(request: Request, file: UploadFile, run: Any, principal: Principal, db: Engine,
+                        opts: SheetImportOptions) -> JSONResponse:
+    require_import_right(principal)
+    path, original = await _save_upload(request, file, FIGURE_SUFFIXES)
+    try:
+        opts.file_name = original
+        report = await run_in_threadpool(run, db, principal, path, opts)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return _report_response(report)
+
+
+@router.post("/imports/occupancies", summary="Import who uses which parcel (宗地代码, 统一社会信用代码, 份额 …) from XLSX/CSV")
+async def upload_occupancies(
+    request: Request,
+    file: Annotated[UploadFile, File(description="XLSX or CSV with Chinese headers (宗地代码, 统一社会信用代码, 份额 …)")],
+    dry_run: Annotated[bool, Form()] = False,
+    sheet: Annotated[str | None, Form(max_length=100)] = None,
+    csrf: Annotated[str | None, Form(max_length=100, description="a signed-in browser's CSRF token (api.security.csrf_guard checks it)")] = None,
+    principal: Principal = SignedIn,
+    db: Engine = Depends(engine),
+) -> JSONResponse:
+    return await _sheet_upload(request, file, import_occupancies, principal, db,
+                               SheetImportOptions(dry_run=dry_run, sheet=sheet))
+
+
+@router.post("/imports/facts", summary="Import development facts (开工、停工、竣工、建筑面积、投资、交地、监管号) keyed by 宗地代码")
+async def upload_facts(
+    request: Request,
+    file: Annotated[UploadFile, File(description="XLSX or CSV: 宗地代码 and any of 实际开工日期, 停工日期, 竣工日期 …")],
+    dry_run: Annotated[bool, Form()] = False,
+    sheet: Annotated[str | None, Form(max_length=100)] = None,
+    csrf: Annotated[str | None, Form(max_length=100, description="a signed-in browser's CSRF token (api.security.csrf_guard checks it)")] = None,
+    principal: Principal = SignedIn,
+    db: Engine = Depends(engine),
+) -> JSONResponse:
+    return await _sheet_upload(request, file, import_facts, principal, db, SheetImportOptions(dry_run=dry_run, sheet=sheet))
 
 
 @router.get("/imports/template", summary="The Excel template for enterprises' annual figures", dependencies=[Public],

@@ -102,6 +102,9 @@ class ParcelChanges(BaseModel):
     halted_since: dt.date | None = None
     completed_on: dt.date | None = None
     production_stopped_since: dt.date | None = None
+    floor_area_m2: float | None = Field(None, ge=0, lt=1e9, allow_inf_nan=False, description="总建筑面积 m²")
+    delivered_on: dt.date | None = Field(None, description="交地确认书 date")
+    supervision_no: str | None = Field(None, pattern=r"^[0-9A-Za-z-]{6,32}$", description="合同电子监管号")
     geometry: dict[str, Any] | None = Field(None, description="GeoJSON Polygon/MultiPolygon in EPSG:4490")
 
 

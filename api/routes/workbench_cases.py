@@ -40,7 +40,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRout
 PAGE = 50
 QUEUE_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("调查逾期", ("investigation_overdue",)),
-    ("90 日内到期的闲置期限", ("threshold_1y", "threshold_2y", "threshold_halted")),
+    ("90 日内到期的闲置期限", ("threshold_1y", "threshold_2y", "threshold_halted", "threshold_halted_2y")),
     ("待办案件", ("case_waiting_officer",)),
     ("园区标记待核实", ("flag_waiting_officer",)),
 )

@@ -21,8 +21,11 @@ from api.routes.imports import FIGURE_SUFFIXES, SPATIAL_SUFFIXES, upload_limit
 from api.workbench import FormUser, PageNotFound, PageRoute, PageUser, Pager, choice, int_param, see_other, show
 from hggis.access.policy import Principal
 from hggis.db.models import PARCEL_STATUSES
+from hggis.io.facts_import import import_facts
 from hggis.io.figures_import import FiguresImportOptions, import_figures
 from hggis.io.importlog import get_import, list_imports, require_import_right
+from hggis.io.keyed_sheet import SheetImportOptions
+from hggis.io.occupancies_import import import_occupancies
 from hggis.io.parcels_import import ParcelImportOptions, import_parcels
 from hggis.io.fieldmap import DEFAULTS
 from hggis.io.report_text import KIND_TEXT
@@ -32,7 +35,10 @@ router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRout
 LOG_PAGE = 30
 LOG_MAX = 500
 ISSUES_PAGE = 100
-KINDS = {"parcels": "宗地（Shapefile .zip、GeoPackage、GeoJSON、CSV+WKT）", "figures": "企业年度数据（Excel 模板 .xlsx 或 CSV）"}
+KINDS = {"parcels": "宗地（Shapefile .zip、GeoPackage、GeoJSON、CSV+WKT）", "figures": "企业年度数据（Excel 模板 .xlsx 或 CSV）",
+         "occupancies": "用地企业表（宗地代码、统一社会信用代码、份额或建筑面积、角色、起止日期；.xlsx 或 CSV）",
+         "facts": "开发建设情况表（宗地代码及交地、开工、停工、竣工日期，建筑面积、累计投资、监管号；.xlsx 或 CSV）"}
+SHEET_IMPORTS = {"occupancies": import_occupancies, "facts": import_facts}
 CRS_CHOICES = [("", "自动识别（按 .prj 和坐标范围）"), ("4490", "CGCS2000 经纬度 EPSG:4490"),
                ("4547", "CGCS2000 3° 高斯-克吕格 38 带（无带号）EPSG:4547"),
                ("4548", "CGCS2000 3° 高斯-克吕格 39 带（无带号）EPSG:4548"),
@@ -97,6 +103,9 @@ def _run(db: Engine, principal: Principal, item: staging.Staged, dry_run: bool) 
                                    encoding=o.get("encoding") or None, fix=bool(o.get("fix")), dry_run=dry_run,
                                    default_status=o.get("status") or "reserve", file_name=item.file_name)
         return import_parcels(db, principal, item.path, opts)
+    if item.kind in SHEET_IMPORTS:
+        sheet_opts = SheetImportOptions(dry_run=dry_run, file_name=item.file_name, encoding=o.get("encoding") or None)
+        return SHEET_IMPORTS[item.kind](db, principal, item.path, sheet_opts)
     opts = FiguresImportOptions(skip_bad=bool(o.get("skip_bad")), dry_run=dry_run, file_name=item.file_name,
                                 encoding=o.get("encoding") or None)
     return import_figures(db, principal, item.path, opts)

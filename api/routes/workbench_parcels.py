@@ -7,6 +7,7 @@ version check) and the park manager's flag through ``hggis.idle.flags.flag_parce
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,6 +22,15 @@ from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.idle.cases import CaseError, CaseNotFound
 from hggis.idle.flags import flag_parcel
+from hggis.occupancies import (
+    InvalidOccupancy,
+    OccupancyInput,
+    OccupancyNotFound,
+    StaleOccupancy,
+    add_occupancy,
+    delete_occupancy,
+    update_occupancy,
+)
 from hggis.workbench.parcel_form import FORM_FIELDS, LABELS, EditOutcome, form_values, submit_edit
 from hggis.workbench.parcel_view import ParcelNotFound, edit_options, parcel_page
 
@@ -46,10 +56,12 @@ def _page(
     flag_values: dict[str, str] | None = None,
     flag_errors: dict[str, str] | None = None,
     hpage: int = 1,
+    occ_error: str | None = None,
+    occ_values: dict[str, str] | None = None,
 ) -> Response:
     data = _data(conn, principal, code)
     context: dict[str, Any] = {"d": data, "flag_values": flag_values or {}, "flag_errors": flag_errors or {},
-                               "maps": maps_href(request)}
+                               "maps": maps_href(request), "occ_error": occ_error, "occ_values": occ_values or {}}
     if not data["public"]:
         parcel = data["parcel"]
         history = data["history"]
@@ -122,3 +134,95 @@ def flag(
     with db.connect() as conn:
         return _page(request, conn, principal, code, status_code=422, flag_values=values, flag_errors=errors)
 
+
+
+def _occupancy_outcome(request: Request, db: Engine, principal: Principal, code: str, act: Any,
+                       values: dict[str, str] | None = None) -> Response:
+    """Run an occupancy change; back to the table on success, the page with the reason otherwise."""
+    try:
+        act()
+    except OccupancyNotFound as exc:
+        raise PageNotFound(str(exc)) from None
+    except (InvalidOccupancy, StaleOccupancy) as exc:
+        with db.connect() as conn:
+            status = 409 if isinstance(exc, StaleOccupancy) else 422
+            return _page(request, conn, principal, code, status_code=status, occ_error=str(exc), occ_values=values)
+    return see_other(f"/parcels/{code.strip().upper()}?saved=occupancy#occupants")
+
+
+def _number(text_: str, field: str) -> float | None:
+    text_ = text_.strip().rstrip("%％")
+    if not text_:
+        return None
+    try:
+        return float(text_)
+    except ValueError:
+        raise InvalidOccupancy(f"{field}：{text_!r} 不是数字", field=field) from None
+
+
+def _day(text_: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text_.strip()) if text_.strip() else None
+    except ValueError:
+        raise InvalidOccupancy(f"日期 {text_!r} 不可识别（请写 2024-03-01）") from None
+
+
+@router.post("/parcels/{code}/occupancies")
+def add_occupancy_form(
+    request: Request,
+    code: str,
+    credit_code: Annotated[str, Form(max_length=40)],
+    role: Annotated[str, Form(max_length=20)] = "lessee",
+    share_pct: Annotated[str, Form(max_length=20)] = "",
+    floor_area_m2: Annotated[str, Form(max_length=20)] = "",
+    valid_from: Annotated[str, Form(max_length=20)] = "",
+    valid_to: Annotated[str, Form(max_length=20)] = "",
+    principal: Principal = FormUser,
+    db: Engine = Depends(engine),
+) -> Response:
+    values = {"credit_code": credit_code, "share_pct": share_pct, "floor_area_m2": floor_area_m2,
+              "valid_from": valid_from, "valid_to": valid_to}
+
+    def act() -> None:
+        pct = _number(share_pct, "份额")
+        data = OccupancyInput(parcel_code=code, credit_code=credit_code.strip(), role=role,
+                              share=None if pct is None else pct / 100.0,
+                              floor_area_m2=_number(floor_area_m2, "使用建筑面积"),
+                              valid_from=_day(valid_from), valid_to=_day(valid_to))
+        with transaction(db, principal.actor, "登记用地企业") as conn:
+            add_occupancy(conn, principal, data)
+
+    return _occupancy_outcome(request, db, principal, code, act, values)
+
+
+@router.post("/parcels/{code}/occupancies/{occupancy_id}/end")
+def end_occupancy_form(
+    request: Request,
+    code: str,
+    occupancy_id: int,
+    version: Annotated[int, Form(ge=1, le=2_000_000_000)],
+    valid_to: Annotated[str, Form(max_length=20)],
+    principal: Principal = FormUser,
+    db: Engine = Depends(engine),
+) -> Response:
+    def act() -> None:
+        with transaction(db, principal.actor, "用地企业终止使用") as conn:
+            update_occupancy(conn, principal, occupancy_id, {"valid_to": _day(valid_to)}, version)
+
+    return _occupancy_outcome(request, db, principal, code, act)
+
+
+@router.post("/parcels/{code}/occupancies/{occupancy_id}/delete")
+def delete_occupancy_form(
+    request: Request,
+    code: str,
+    occupancy_id: int,
+    version: Annotated[int, Form(ge=1, le=2_000_000_000)],
+    principal: Principal = FormUser,
+    db: Engine = Depends(engine),
+) -> Response:
+    def act() -> None:
+        with transaction(db, principal.actor, "删除误录的用地企业记录") as conn:
+            delete_occupancy(conn, principal, occupancy_id, version)
+
+    return _occupancy_outcome(request, db, principal, code, act)

@@ -230,6 +230,9 @@ class Parcel(Base):
     halted_since: Mapped[dt.date | None] = mapped_column(Date)
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
     production_stopped_since: Mapped[dt.date | None] = mapped_column(Date)
+    floor_area_m2: Mapped[float | None] = mapped_column(Float)  # 总建筑面积, for 容积率
+    delivered_on: Mapped[dt.date | None] = mapped_column(Date)  # 交地确认书
+    supervision_no: Mapped[str | None] = mapped_column(Text)  # 合同电子监管号
     # lineage and retirement (parcels are never deleted)
     parent_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -279,6 +282,8 @@ class Occupancy(Base):
     share: Mapped[Decimal] = mapped_column(Numeric(6, 5))
     role: Mapped[str] = mapped_column(Text, server_default="holder")
     floor_area_m2: Mapped[float | None] = mapped_column(Float)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)  # NULL: since ever
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)  # NULL: open-ended; inclusive
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import literal_column, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable, FromClause
 
 
 def _driver(conn: Connection):  # noqa: ANN202
@@ -29,14 +30,17 @@ _SENTINELS = {"float8": ("'NaN'::float8", ">f8"), "int4": ("0", ">i4"), "bool": 
 
 
 def read_columns(
-    conn: Connection, source: str, columns: Mapping[str, tuple[str, str]], params: Mapping[str, Any] | None = None
+    conn: Connection,
+    source: str | FromClause,
+    columns: Mapping[str, tuple[str, str]],
+    params: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """``SELECT <columns> FROM <source>`` as a DataFrame, transferred column by column.
 
     Each numeric column comes back as one binary array (``array_send(array_agg(...))``) that
     numpy reads in place: one round trip and no per-row work on either side. NULLs travel
     as sentinels (NaN for float8, 0 for int4, false for bool) and are restored by the
-    caller where they matter. ``columns`` maps a name to (SQL expression, kind) with kind
+    caller where they matter. ``source`` is a FROM clause (SQL text or a selectable); ``columns`` maps a name to (SQL expression, kind) with kind
     one of float8, int4, bool, text. All aggregates of one query level see the rows in the
     same order, so the columns line up.
     """
@@ -47,7 +51,11 @@ def read_columns(
         else:
             parts.append(f"array_send(coalesce(array_agg(coalesce(({expr})::{kind}, {_SENTINELS[kind][0]})), "
                          f"'{{}}'::{kind}[]))")
-    row = conn.execute(text(f"SELECT {', '.join(parts)} FROM {source}"), dict(params or {})).one()
+    if isinstance(source, str):
+        query: Executable = text(f"SELECT {', '.join(parts)} FROM {source}")
+    else:  # a selectable built from the declared tables; the expressions name its columns
+        query = select(*(literal_column(part) for part in parts)).select_from(source)
+    row = conn.execute(query, dict(params or {})).one()
     data: dict[str, Any] = {}
     for (name, (_, kind)), value in zip(columns.items(), row, strict=True):
         if kind == "text":

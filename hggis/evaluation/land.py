@@ -1,12 +1,13 @@
 """Land per enterprise, in 亩, and the evaluation unit each enterprise's figures count for.
 
-**Land.** An enterprise's land is Σ share × ``parcels.area_mu`` over its occupancies of
-non-retired parcels whose status is one of the model's ``land_statuses`` (default: supplied,
-under construction, producing, suspected idle: land that is held; reserve, on-offer and
-recovered parcels are the government's). ``area_mu`` is the generated ellipsoidal area, so no
-area is computed here. Occupancies (enterprise × parcel × share) are the source of truth; a
-parcel's holder (宗地权利人) is ``parcels.holder_id``, or when that is empty its holder-role
-occupant with the largest share.
+**Land.** An enterprise's land is Σ share × ``parcels.area_mu`` over its land uses of the
+year (``hggis.land_uses``: the parcels it holds, with the share nobody else uses, plus its
+occupancies weighted by the part of the year they covered) on non-retired parcels whose
+status is one of the model's ``land_statuses`` (default: supplied, under construction,
+producing, suspected idle: land that is held; reserve, on-offer and recovered parcels are
+the government's). ``area_mu`` is the generated ellipsoidal area, so no area is computed
+here. A parcel's holder (宗地权利人) is ``parcels.holder_id``, or when that is empty its
+holder-role occupant with the largest share.
 
 **Lessees** (domain.md §5: "the default rule merges a lessee into the parcel holder's
 evaluation"). The model's ``lessee_rule``:
@@ -40,24 +41,33 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import FromClause
 
+from hggis.db.models import Parcel
 from hggis.evaluation.frames import read_columns
 from hggis.evaluation.model import FIGURES, ModelParams
+from hggis.land_uses import land_uses_in_year
+
+PARCELS = Parcel.__table__
 
 FIGURE_COLUMNS = tuple(FIGURES)
 
-OCCUPANCY_SOURCE = (
-    "occupancies o JOIN parcels p ON p.id = o.parcel_id "
-    "WHERE p.retired_at IS NULL AND p.status = ANY(:statuses)"
-)
 OCCUPANCY_COLUMNS = {
-    "parcel_id": ("o.parcel_id", "int4"),
-    "occupant_id": ("o.enterprise_id", "int4"),
-    "is_lessee": ("o.role = 'lessee'", "bool"),
-    "share": ("o.share", "float8"),
-    "parcel_area_mu": ("p.area_mu", "float8"),
-    "parcel_holder_id": ("p.holder_id", "int4"),
+    "parcel_id": ("land_uses.parcel_id", "int4"),
+    "occupant_id": ("land_uses.occupant_id", "int4"),
+    "is_lessee": ("land_uses.role = 'lessee'", "bool"),
+    "share": ("land_uses.share", "float8"),
+    "parcel_area_mu": ("parcels.area_mu", "float8"),
+    "parcel_holder_id": ("parcels.holder_id", "int4"),
+    "parcel_code": ("parcels.code", "text"),
 }
+
+
+def occupancy_source(year: int, params: ModelParams) -> FromClause:
+    """The year's land uses (hggis.land_uses: holders by default, occupancies weighted by period) on held land."""
+    uses = land_uses_in_year(year, list(params.land_statuses))
+    return uses.join(PARCELS, PARCELS.c.id == uses.c.parcel_id)
+
 
 # Every enterprise with its figures of the year and its revenue of the year before; the
 # listed ones (figures, or counted land) are selected in pandas, which already has the land.
@@ -101,7 +111,7 @@ class Units:
 
 
 def read_inputs(conn: Connection, year: int, params: ModelParams) -> Inputs:
-    occ = read_columns(conn, OCCUPANCY_SOURCE, OCCUPANCY_COLUMNS, {"statuses": list(params.land_statuses)})
+    occ = read_columns(conn, occupancy_source(year, params), OCCUPANCY_COLUMNS)
     occ["role"] = np.where(occ["is_lessee"], "lessee", "holder")
     occ["parcel_holder_id"] = occ["parcel_holder_id"].astype("Int64").replace(0, pd.NA)
     missing = occ["parcel_holder_id"].isna()

@@ -207,27 +207,26 @@ def _write(conn: Connection, run_id: int, ev: Evaluation) -> None:
         ),
         {"run": run_id, "reasons": list(compute.REASON_CODES), "classes": list(CLASS_CODES)},
     )
-    conn.execute(
-        text(
-            """
-            INSERT INTO evaluation_land (run_id, enterprise_id, occupant_id, parcel_id, parcel_code, role, share,
-                                         parcel_area_mu, land_mu)
-            SELECT :run, s.unit_id, o.enterprise_id, p.id, p.code, o.role, o.share::float8, p.area_mu,
-                   o.share::float8 * p.area_mu
-            FROM occupancies o
-            JOIN parcels p ON p.id = o.parcel_id
-            JOIN ev_stage s ON s.enterprise_id = o.enterprise_id
-            WHERE p.retired_at IS NULL AND p.status = ANY(:statuses)
-            """
-        ),
-        {"run": run_id, "statuses": list(ev.params.land_statuses)},
-    )
+    _write_land(conn, run_id, ev)
     bench = ev.scored.benchmarks.copy()
     bench["run_id"] = run_id
     write_frame(conn, "evaluation_benchmarks", bench, BENCH_COLUMNS)
     issues = ev.report.issues.copy()
     issues["run_id"] = run_id
     write_frame(conn, "evaluation_quality_issues", issues, ISSUE_COLUMNS)
+
+
+LAND_COLUMNS = ("run_id", "enterprise_id", "occupant_id", "parcel_id", "parcel_code", "role", "share",
+                "parcel_area_mu", "land_mu")
+
+
+def _write_land(conn: Connection, run_id: int, ev: Evaluation) -> None:
+    """The land rows the results were computed from, exactly (the frame of hggis.evaluation.land)."""
+    assert ev.units is not None
+    rows = ev.units.land
+    rows = rows[rows["occupant_id"].isin(ev.units.frame.index)].copy()
+    rows["run_id"] = run_id
+    write_frame(conn, "evaluation_land", rows, LAND_COLUMNS)
 
 
 def run_evaluation(

@@ -63,6 +63,7 @@ BASIS_LABELS: dict[str, str] = {
 }
 RECOVERY_KINDS = ("paid_recovery", "land_swap", "recovery_without_compensation")
 RESTART_KINDS = ("extension", "change_of_use", "temporary_use")
+HALTED_RULES = ("idle_halted", "idle_halted_2y")  # 第二条第二款 land: cases on the "halted" basis
 OPEN_CAUSE_STATES = ("suspected", "notice_issued", "finding_issued", "publicly_listed")
 CLEARED_ON_RESERVE = (
     "holder_id", "contract_kind", "contract_no", "contract_signed_on", "land_price", "agreed_start_date",
@@ -306,7 +307,7 @@ def open_case(
         basis = "low_efficiency"
     elif _active_cause(conn, parcel.id, opened_on) is not None or rule_code == "idle_government_cause":
         basis = "government_cause"
-    elif rule_code == "idle_halted":
+    elif rule_code in HALTED_RULES:
         basis = "halted"
     else:
         basis = "holder_fault"
@@ -366,8 +367,8 @@ def open_cases_from_scan(
               INSERT INTO idle_cases (parcel_id, kind, rule_code, basis, state, source, scan_id, opened_on,
                                       status_before, due_on, due_kind)
               SELECT pick.parcel_id, 'idle', pick.rule_code,
-                     CASE pick.rule_code WHEN 'idle_government_cause' THEN 'government_cause'
-                                         WHEN 'idle_halted' THEN 'halted' ELSE 'holder_fault' END,
+                     CASE WHEN pick.rule_code = 'idle_government_cause' THEN 'government_cause'
+                          WHEN pick.rule_code = ANY(:halted_rules) THEN 'halted' ELSE 'holder_fault' END,
                      'suspected', 'scan', :scan, :o, p.status, :due, 'notice'
                 FROM pick JOIN parcels p ON p.id = pick.parcel_id
               RETURNING id, parcel_id, rule_code, basis
@@ -387,6 +388,7 @@ def open_cases_from_scan(
             """
         ),
         {"scan": scan_id, "codes": list(rule_codes) if rule_codes else None, "o": opened_on, "due": due,
+         "halted_rules": list(HALTED_RULES),
          "actor": principal.actor, "reason": reason, **params},
     )
     return [r.id for r in rows]
@@ -519,6 +521,8 @@ def _check_disposal_allowed(conn: Connection, case: Any, rules: RuleSet, kind: s
         raise IllegalTransition(
             f"处置方式“{DISPOSAL_LABELS[kind]}”不适用于{BASIS_LABELS[case.basis]}的案件（规则“{rules.name}”允许：{options}）"
         )
+    if case.basis == "halted" and kind in ("fee_collected", "recovery_without_compensation"):
+        _check_halted_long_enough(conn, case, rules, kind, on)
     if case.basis == "holder_fault" and kind in ("fee_collected", "recovery_without_compensation"):
         clock = _clock(conn, case.parcel_id, on)
         if clock.start is None:
@@ -530,6 +534,21 @@ def _check_disposal_allowed(conn: Connection, case: Any, rules: RuleSet, kind: s
                 f"宗地 {case.parcel_code} 自约定动工开发日期 {clock.start} 起到 {on} 未动工开发未满{years}年"
                 f"（满{years}年之日为 {reached_on(clock.start, years)}）：不得{DISPOSAL_LABELS[kind]}（{article}）"
             )
+
+
+def _check_halted_long_enough(conn: Connection, case: Any, rules: RuleSet, kind: str, on: dt.date) -> None:
+    """第十四条 on halted land (第二条第二款): the fee from one full year of halting, recovery from
+    ``halted_recovery_years``; the clock is the halt date (moved by a later agreement)."""
+    clock = _clock(conn, case.parcel_id, on)
+    if clock.halted is None:
+        raise CaseError(f"宗地 {case.parcel_code} 没有中止开发建设日期：无法计算闲置期限")
+    years = rules.halted_years if kind == "fee_collected" else rules.halted_recovery_years
+    if on < reached_on(clock.halted, years):
+        article = "第十四条第（一）项" if kind == "fee_collected" else "第十四条第（二）项"
+        raise IllegalTransition(
+            f"宗地 {case.parcel_code} 自 {clock.halted} 中止开发建设，到 {on} 未满{years}年"
+            f"（满{years}年之日为 {reached_on(clock.halted, years)}）：不得{DISPOSAL_LABELS[kind]}（第二条第二款、{article}）"
+        )
 
 
 def _record_agreement(conn: Connection, parcel_id: int, case_id: int | None, kind: str, agreement_no: str,

@@ -5,8 +5,9 @@ The API, the CLI and the CSV/XLSX exports all print :func:`deadlines`.
 
 - ``investigation_overdue``: a case still 疑似闲置 after the 30 days of 第五条 (due on the
   30th day after opening; overdue from the 31st);
-- ``threshold_1y`` / ``threshold_2y`` / ``threshold_halted``: parcels that will become idle
-  (one full year not started), recoverable (two full years) or halted-idle within the
+- ``threshold_1y`` / ``threshold_2y`` / ``threshold_halted`` / ``threshold_halted_2y``: parcels
+  that will become idle (one full year not started), recoverable (two full years), halted-idle
+  or (where the rule set sanctions halted land) recoverable after halting within the
   look-ahead window (as_of, as_of + N days], N from the rule set (default 90);
 - ``case_waiting_officer``: open cases whose next step is the officer's (not those in the
   holder's 30-day response or payment period);
@@ -33,6 +34,7 @@ KIND_LABELS: dict[str, str] = {
     "threshold_1y": "即将满一年未动工开发（将构成闲置土地，第二条）",
     "threshold_2y": "即将满两年未动工开发（可无偿收回，第十四条）",
     "threshold_halted": "中止开发建设即将满一年（第二条第二款）",
+    "threshold_halted_2y": "中止开发建设即将满两年（可无偿收回，第十四条）",
     "case_waiting_officer": "待县级干部办理的案件",
     "flag_waiting_officer": "园区标记待核实",
 }
@@ -67,25 +69,30 @@ def _thresholds_sql(scope: str) -> str:
     return f"""
     WITH {facts},
     near AS (  -- cheap pre-filter: some threshold date falls in the window
-      SELECT f.* FROM facts f
+      SELECT f.*, (f.started AND f.completed IS NULL AND f.halted IS NOT NULL
+                   AND (f.built_footprint_m2 < r.footprint_fraction * f.area_m2
+                        OR (f.planned_ex > 0 AND GREATEST(f.invest_ex, 0) < r.investment_fraction * f.planned_ex)))
+                   AS halted_short
+        FROM facts f CROSS JOIN r
        WHERE (f.idle1_from > :as_of AND f.idle1_from <= :as_of + :look)
           OR (f.idle2_from > :as_of AND f.idle2_from <= :as_of + :look)
           OR (f.halt_from > :as_of AND f.halt_from <= :as_of + :look)
+          OR (f.halt2_from > :as_of AND f.halt2_from <= :as_of + :look)
     )
     SELECT t.kind, t.due_on, f.id AS parcel_id, NULL::int AS case_id, NULL::int AS flag_id,
            CASE t.kind
              WHEN 'threshold_1y' THEN '约定动工开发日期 ' || f.s || '，自 ' || f.idle1_from || ' 起构成闲置土地'
              WHEN 'threshold_2y' THEN '约定动工开发日期 ' || f.s || '，自 ' || f.idle2_from || ' 起满两年可无偿收回'
+             WHEN 'threshold_halted_2y' THEN '自 ' || f.halted || ' 中止开发建设，' || f.halt2_from || ' 起满两年可无偿收回'
              ELSE '自 ' || f.halted || ' 中止开发建设，' || f.halt_from || ' 起满一年'
            END AS detail
       FROM near f CROSS JOIN r
       CROSS JOIN LATERAL (VALUES
         ('threshold_1y', f.idle1_from, f.s IS NOT NULL AND NOT f.started),
         ('threshold_2y', f.idle2_from, f.s IS NOT NULL AND NOT f.started),
-        ('threshold_halted', f.halt_from,
-         f.started AND f.completed IS NULL AND f.halted IS NOT NULL
-           AND (f.built_footprint_m2 < r.footprint_fraction * f.area_m2
-                OR (f.planned_ex > 0 AND GREATEST(f.invest_ex, 0) < r.investment_fraction * f.planned_ex)))
+        ('threshold_halted', f.halt_from, f.halted_short),
+        ('threshold_halted_2y', f.halt2_from,
+         f.halted_short AND 'recovery_without_compensation' = ANY(r.disposals_halted))
       ) AS t(kind, due_on, hit)
      WHERE t.due_on > :as_of AND t.due_on <= :as_of + :look AND t.hit
     """

@@ -36,6 +36,7 @@ class RuleSet:
     idle_years: int
     recovery_years: int
     halted_years: int
+    halted_recovery_years: int
     fee_rate: Decimal
     footprint_fraction: Decimal
     investment_fraction: Decimal

@@ -18,6 +18,11 @@ Definitions the SQL applies (calendar rules in hggis.idle.calendar):
   footprint < 1/3 of the parcel's ellipsoidal area or investment < 25 % of the planned
   investment, both without the land price when the rule set says the parcel figures
   include it (出让合同 示范文本: 固定资产总投资 includes 出让价款);
+- halted land at the holder's fault gets the 第十四条 sanctions as the rule set's
+  ``disposals_halted`` lists them (default since migration 0015: both): the 20 % fee from
+  one full year of halting (``idle_halted``), recovery without compensation from
+  ``halted_recovery_years`` full years (``idle_halted_2y``); a rule set listing only the
+  第十二条 options gets ``idle_halted`` without a fee, whatever the duration;
 - a recorded government cause / force majeure (not withdrawn by the scan date) replaces
   the sanction rules by ``idle_government_cause``: no fee, negotiated options;
 - next deadline: the open case's current deadline, else (idle rules only) the 30-day
@@ -89,6 +94,7 @@ r AS (
   SELECT *, make_interval(years => idle_years) AS iv_idle_years,
          make_interval(years => recovery_years) AS iv_recovery_years,
          make_interval(years => halted_years) AS iv_halted_years,
+         make_interval(years => halted_recovery_years) AS iv_halted_recovery_years,
          make_interval(years => low_overdue_completion_years) AS iv_low_overdue_completion_years,
          make_interval(years => low_completed_years) AS iv_low_completed_years,
          make_interval(years => low_production_stopped_years) AS iv_low_production_stopped_years
@@ -126,6 +132,7 @@ calc AS (
          {_r("b.s", "r.idle_years")} AS idle1_from,
          {_r("b.s", "r.recovery_years")} AS idle2_from,
          {_r("b.halted", "r.halted_years")} AS halt_from,
+         {_r("b.halted", "r.halted_recovery_years")} AS halt2_from,
          b.area_mu * (2000.0 / 3.0) AS area_m2,
          CASE WHEN r.investment_includes_land_price
               THEN b.investment_to_date - COALESCE(b.land_price, 0) ELSE b.investment_to_date END AS invest_ex,
@@ -138,7 +145,9 @@ facts AS (
          (c.s IS NOT NULL AND NOT c.started AND :as_of >= c.idle1_from) AS not_started_idle,
          (c.started AND c.completed IS NULL AND c.halted IS NOT NULL AND :as_of >= c.halt_from
           AND (c.built_footprint_m2 < r.footprint_fraction * c.area_m2
-               OR (c.planned_ex > 0 AND GREATEST(c.invest_ex, 0) < r.investment_fraction * c.planned_ex))) AS halted_idle
+               OR (c.planned_ex > 0 AND GREATEST(c.invest_ex, 0) < r.investment_fraction * c.planned_ex))) AS halted_idle,
+         -- halted two full years, where the rule set sanctions halted land (第十四条第（二）项)
+         ('recovery_without_compensation' = ANY(r.disposals_halted) AND :as_of >= c.halt2_from) AS halted_recoverable
     FROM calc c CROSS JOIN r
 )
 """
@@ -171,7 +180,8 @@ banned AS (
 ),
 x AS (
   SELECT f.id, f.adcode, f.park_id, f.s, f.halted, f.due_completion, f.completed, f.stopped, f.reason_code,
-         f.idle1_from, f.idle2_from, f.halt_from, f.not_started_idle, f.halted_idle, f.land_price, f.area_mu,
+         f.idle1_from, f.idle2_from, f.halt_from, f.halt2_from, f.not_started_idle, f.halted_idle,
+         f.halted_idle AND f.halted_recoverable AS halted_recoverable, f.land_price, f.area_mu,
          f.area_m2, f.built_footprint_m2, f.investment_to_date,
          ci.output_intensity AS ci_output, ho.output / NULLIF(hl.mu, 0) AS holder_output_per_mu,
          COALESCE(ci.investment_intensity, f.planned_investment / NULLIF(f.area_mu, 0)) AS target_intensity,
@@ -238,11 +248,17 @@ RULE_BRANCHES: list[tuple[str, str, str, str, str, str, str, str, str]] = [
     ("idle_not_started_1y", "idle",
      "x.not_started_idle AND x.reason_code IS NULL AND :as_of < x.idle2_from",
      "x.s", "x.idle1_from", "round(x.land_price * r.fee_rate, 2)", "NULL", "NULL", "x.idle2_from"),
-    ("idle_halted", "idle",
-     "x.halted_idle AND NOT x.not_started_idle AND x.reason_code IS NULL",
+    ("idle_halted_2y", "idle",
+     "x.halted_recoverable AND NOT x.not_started_idle AND x.reason_code IS NULL",
      "x.halted", "x.halt_from",
      "CASE WHEN 'fee_collected' = ANY(r.disposals_halted) THEN round(x.land_price * r.fee_rate, 2) END",
      "round((x.built_footprint_m2 / NULLIF(x.area_m2, 0))::numeric, 4)", "NULL", "NULL"),
+    ("idle_halted", "idle",
+     "x.halted_idle AND NOT x.halted_recoverable AND NOT x.not_started_idle AND x.reason_code IS NULL",
+     "x.halted", "x.halt_from",
+     "CASE WHEN 'fee_collected' = ANY(r.disposals_halted) THEN round(x.land_price * r.fee_rate, 2) END",
+     "round((x.built_footprint_m2 / NULLIF(x.area_m2, 0))::numeric, 4)", "NULL",
+     "CASE WHEN 'recovery_without_compensation' = ANY(r.disposals_halted) THEN x.halt2_from END"),
     ("idle_government_cause", "idle",
      "(x.not_started_idle OR x.halted_idle) AND x.reason_code IS NOT NULL",
      "CASE WHEN x.not_started_idle THEN x.s ELSE x.halted END",

@@ -77,6 +77,7 @@ class IdleRuleSet(Base):
     idle_years: Mapped[int] = mapped_column(Integer, server_default="1")
     recovery_years: Mapped[int] = mapped_column(Integer, server_default="2")
     halted_years: Mapped[int] = mapped_column(Integer, server_default="1")
+    halted_recovery_years: Mapped[int] = mapped_column(Integer, server_default="2")
     fee_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4), server_default="0.2")
     footprint_fraction: Mapped[Decimal] = mapped_column(Numeric(12, 10), server_default="0.3333333333")
     investment_fraction: Mapped[Decimal] = mapped_column(Numeric(6, 4), server_default="0.25")
@@ -94,7 +95,8 @@ class IdleRuleSet(Base):
     low_production_stopped_years: Mapped[int] = mapped_column(Integer, server_default="1")
     low_class_d_years: Mapped[int] = mapped_column(Integer, server_default="1")
     lookahead_days: Mapped[int] = mapped_column(Integer, server_default="90")
-    # which disposals each basis allows (第十二条 negotiated, 第十四条 sanctions)
+    # which disposals each basis allows (第十二条 negotiated, 第十四条 sanctions); for halted land the
+    # scan proposes the fee / recovery only when disposals_halted lists them (migration 0015)
     disposals_holder_fault: Mapped[list[str]] = mapped_column(ARRAY(Text))
     disposals_government_cause: Mapped[list[str]] = mapped_column(ARRAY(Text))
     disposals_halted: Mapped[list[str]] = mapped_column(ARRAY(Text))
@@ -102,7 +104,11 @@ class IdleRuleSet(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
-        CheckConstraint("idle_years >= 1 AND recovery_years > idle_years AND halted_years >= 1", name="years"),
+        CheckConstraint(
+            "idle_years >= 1 AND recovery_years > idle_years AND halted_years >= 1 "
+            "AND halted_recovery_years > halted_years",
+            name="years",
+        ),
         CheckConstraint("fee_rate > 0 AND fee_rate <= 1", name="fee_rate"),
         CheckConstraint(
             "footprint_fraction > 0 AND footprint_fraction < 1 AND investment_fraction > 0 AND investment_fraction < 1",

@@ -153,6 +153,58 @@ def import_figures_cmd(
         raise typer.Exit(1)
 
 
+def _sheet_import(run: Any, file: Path, as_json: bool) -> None:
+    """Run a sheet import keyed by 宗地代码 as the operator and print its report."""
+    from hggis.access.policy import Forbidden, operator
+    from hggis.io.report_text import sheet_report_text
+
+    if not file.exists():
+        _fail(f"{file}: 文件不存在")
+    try:
+        report = run(_engine(), operator(), file)
+    except (Forbidden, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str))
+    else:
+        typer.echo(sheet_report_text(report))
+    if report.status == "refused":
+        raise typer.Exit(1)
+
+
+@import_app.command("occupancies")
+def import_occupancies_cmd(
+    file: Annotated[Path, typer.Argument(help="XLSX or CSV: 宗地代码, 统一社会信用代码, 份额 or 建筑面积, 角色, 起始日期, 终止日期")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the full report, change nothing")] = False,
+    sheet: Annotated[str | None, typer.Option(help="worksheet name (default 用地企业 or the first)")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detected)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Import who uses which parcel (lessees, shares); all rows or none, every bad cell listed."""
+    from hggis.io.keyed_sheet import SheetImportOptions
+    from hggis.io.occupancies_import import import_occupancies
+
+    opts = SheetImportOptions(dry_run=dry_run, sheet=sheet, encoding=encoding)
+    _sheet_import(lambda engine, who, path: import_occupancies(engine, who, path, opts), file, as_json)
+
+
+@import_app.command("facts")
+def import_facts_cmd(
+    file: Annotated[Path, typer.Argument(help="XLSX or CSV: 宗地代码 and any of 交地日期, 实际开工日期, 停工日期, 竣工日期, "
+                                              "建筑占地面积, 总建筑面积, 累计完成投资, 合同电子监管号")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the full report, change nothing")] = False,
+    sheet: Annotated[str | None, typer.Option(help="worksheet name (default 开发建设情况 or the first)")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detected)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Import development facts per parcel; an empty cell keeps the stored value; all rows or none."""
+    from hggis.io.facts_import import import_facts
+    from hggis.io.keyed_sheet import SheetImportOptions
+
+    opts = SheetImportOptions(dry_run=dry_run, sheet=sheet, encoding=encoding)
+    _sheet_import(lambda engine, who, path: import_facts(engine, who, path, opts), file, as_json)
+
+
 @import_app.command("template")
 def template_cmd(out: Annotated[Path, typer.Argument(help="where to write the .xlsx")]) -> None:
     """Write the Excel template for enterprises' annual figures (Chinese headers with units)."""

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize
+from hggis.io.facts import FACT_HEADERS, OCCUPANT_HEADERS
 
 # --------------------------------------------------------------------------------------
 # Default candidates (copied into migration 0008 as the "default" rows)
@@ -37,6 +38,8 @@ DEFAULT_PARCEL_COLUMNS: dict[str, list[str]] = {
     "agreed_start_date": ["约定开工日期", "约定开工时间", "agreed_start_date"],
     "agreed_completion_date": ["约定竣工日期", "约定竣工时间", "agreed_completion_date"],
     "planned_investment": ["计划投资", "投资总额", "计划总投资", "planned_investment"],
+    **FACT_HEADERS,
+    **OCCUPANT_HEADERS,
 }
 
 DEFAULT_FIGURE_COLUMNS: dict[str, list[str]] = {
@@ -221,7 +224,8 @@ def candidates(conn: Connection, kind: str, name: str | None = None) -> tuple[di
         {"k": kind, "d": DEFAULT_NAME, "n": name or DEFAULT_NAME},
     ).all()
     found = {r.name: r for r in rows}
-    base = dict(found[DEFAULT_NAME].columns) if DEFAULT_NAME in found else dict(DEFAULTS[kind])
+    # fields added since the stored default was written are still found by their usual headers
+    base = {**DEFAULTS[kind], **(found[DEFAULT_NAME].columns if DEFAULT_NAME in found else {})}
     if name and name in found and name != DEFAULT_NAME:
         saved = {k: ([v] if isinstance(v, str) else list(v)) for k, v in found[name].columns.items()}
         merged = {**base, **{k: v + [c for c in base.get(k, []) if c not in v] for k, v in saved.items()}}

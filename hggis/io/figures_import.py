@@ -18,23 +18,21 @@ needed to decide who may see them.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ARRAY, Text, func, literal, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from hggis import clock
 from hggis.access.policy import Principal, can
 from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
-from hggis.errors import Invalid
+from hggis.enterprises import ENTERPRISES, name_is_pending
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
-from hggis.io.base import sniff_text_encoding
+from hggis.io.sheets import SheetFileError, col_letter as _col_letter, read_sheet
 from hggis.io.fieldmap import UNIT_FACTORS, candidates, resolve_columns, split_header
 from hggis.io.importlog import file_checksum, record_import, require_import_right
 
@@ -60,10 +58,7 @@ STORED = tuple(FIGURE_FIELDS) + FLAG_FIELDS + YEAR_FIELDS
 WRITTEN_TABLES = ("enterprises", "enterprise_years")
 
 
-class FiguresFileError(Invalid):
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.hint = message, hint
+FiguresFileError = SheetFileError
 
 
 @dataclass
@@ -123,47 +118,6 @@ class FiguresImportReport:
 # --------------------------------------------------------------------------------------
 # Reading the sheet
 # --------------------------------------------------------------------------------------
-
-
-def _col_letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
-def _read_xlsx(path: Path, sheet: str | None) -> tuple[str, list[tuple[int, list[Any]]]]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise FiguresFileError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
-    try:
-        if sheet is not None:
-            if sheet not in wb.sheetnames:
-                raise FiguresFileError(f"{path.name}: no sheet {sheet!r}", "sheets: " + ", ".join(wb.sheetnames))
-            ws = wb[sheet]
-        else:
-            ws = wb[SHEET_NAME] if SHEET_NAME in wb.sheetnames else wb.worksheets[0]
-        rows = [(n, list(r)) for n, r in enumerate(ws.iter_rows(values_only=True), 1)]
-        return ws.title, rows
-    finally:
-        wb.close()
-
-
-def _read_csv(path: Path, encoding: str | None) -> tuple[str, list[tuple[int, list[Any]]]]:
-    data = path.read_bytes()
-    if encoding:
-        codec = encoding
-    elif data.startswith(b"\xef\xbb\xbf"):
-        codec = "utf-8-sig"
-    else:
-        codec = sniff_text_encoding(data)[0]
-    text_ = data.decode(codec, errors="strict").lstrip("\ufeff")
-    return path.stem, [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text_)), 1)]
 
 
 def _find_header(rows: list[tuple[int, list[Any]]], cands: dict[str, list[str]]) -> int:
@@ -408,6 +362,24 @@ def _create_enterprises(conn: Connection, rows: list[_Row]) -> dict[str, int]:
     return {code: int(i) for code, i in out}
 
 
+def _name_pending_enterprises(conn: Connection, rows: list[_Row]) -> int:
+    """Enterprises registered from a parcel's holder code get the name this sheet gives them."""
+    named = {r.code: r.name for r in rows if r.enterprise_id is not None and r.code and r.name}
+    if not named:
+        return 0
+    e = ENTERPRISES
+    given = (
+        select(func.unnest(literal(list(named), ARRAY(Text))).label("c"),
+               func.unnest(literal(list(named.values()), ARRAY(Text))).label("n"))
+        .subquery("given")
+    )
+    return conn.execute(
+        e.update()
+        .where(e.c.credit_code == given.c.c, name_is_pending(e.c.name))
+        .values(name=given.c.n)
+    ).rowcount
+
+
 _SQL_TYPES = {"employees": "integer", "production_start_year": "integer", "accident": "boolean", "utility": "boolean"}
 
 
@@ -473,13 +445,7 @@ def import_figures(
         with transaction(engine, principal.actor, reason) as conn:
             try:
                 cands, _unit, _src = candidates(conn, "figures")
-                suffix = p.suffix.lower()
-                if suffix in (".xlsx", ".xlsm"):
-                    report.sheet, raw = _read_xlsx(p, opts.sheet)
-                elif suffix in (".csv", ".txt"):
-                    report.sheet, raw = _read_csv(p, opts.encoding)
-                else:
-                    raise FiguresFileError(f"{p.name}: not an XLSX or CSV file", "save the sheet as .xlsx or .csv")
+                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=SHEET_NAME)
                 k = _find_header(raw, cands)
                 cols = _columns(raw[k][1], cands, report.notes)
             except (FiguresFileError, UnicodeDecodeError) as exc:
@@ -511,6 +477,7 @@ def import_figures(
             if opts.dry_run:
                 report.status = "dry_run"
                 raise _Rollback
+            _name_pending_enterprises(conn, good)
             created = _create_enterprises(conn, good)
             report.enterprises_created = len(created)
             for r in good:

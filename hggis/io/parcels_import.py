@@ -28,7 +28,11 @@ Rules applied (thresholds are :class:`ParcelImportOptions` fields with the issue
   given as an option, or recognised from the values) is compared with the ellipsoidal
   area; differences above 0.5 % are listed (warnings, not refusals);
 - existing codes are updated (history written by the triggers), new codes inserted; an
-  empty cell never blanks a stored value.
+  empty cell never blanks a stored value;
+- holders: a 统一社会信用代码 that no enterprise has yet registers the enterprise (name from
+  the 权利人 column, or a placeholder the figures import replaces), in the parcel's county
+  and park, so the holder is kept whatever order the files come in (domain.md §5: a
+  firm's land is the parcels it holds).
 """
 
 from __future__ import annotations
@@ -42,16 +46,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import column, func, select, table, text, true
+from sqlalchemy import column, func, insert, select, table, text, true
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can, scope_clause
 from hggis.db.maintenance import analyze
 from hggis.db.models import PARCEL_CODE_PATTERN, PARCEL_STATUSES
 from hggis.db.session import transaction
+from hggis.enterprises import ENTERPRISES, pending_name
 from hggis.identifiers import validate_credit_code, validate_parcel_code
 from hggis.io import values as V
 from hggis.io.base import SpatialReadError
+from hggis.io.facts import FACT_FIELDS, FACT_KINDS, FACT_PARSERS, FACT_SQL_TYPES
 from hggis.io.fieldmap import (
     AREA_UNIT_LABEL,
     M2_PER_UNIT,
@@ -65,6 +71,7 @@ from hggis.io.fieldmap import (
     save_mapping,
 )
 from hggis.io.importlog import file_checksum, record_import, require_import_right
+from hggis.io.parcel_occupants import OCCUPANT_HEADERS, parse_occupants, write_occupants
 from hggis.io.spatial import read_layer_with_report
 from hggis.parcel_integrity import check_candidates
 from hggis.parcel_values import value_problems
@@ -142,6 +149,7 @@ class ParcelImportReport:
     import_id: int | None = None
     adcodes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    holders_registered: list[str] = field(default_factory=list)  # credit codes registered as enterprises
 
     @property
     def errors(self) -> list[Issue]:
@@ -284,12 +292,12 @@ def _locations(geoms: np.ndarray, idx: list[int]) -> dict[int, tuple[float, floa
 STAGE_COLUMNS = (
     "idx", "code", "geom", "land_use", "status", "declared", "park_name", "holder_name", "holder_code",
     "contract_no", "contract_kind", "land_price", "agreed_start_date", "agreed_completion_date",
-    "planned_investment",
+    "planned_investment", *FACT_FIELDS,
 )
 # Parcel columns an import may set, in the order of the INSERT below.
 TRACKED = (
     "geom", "land_use", "status", "park_id", "holder_id", "contract_no", "contract_kind", "land_price",
-    "agreed_start_date", "agreed_completion_date", "planned_investment",
+    "agreed_start_date", "agreed_completion_date", "planned_investment", *FACT_FIELDS,
 )
 
 _STAGE_DDL = """
@@ -301,6 +309,7 @@ CREATE TEMP TABLE io_stage (
     park_name text, holder_name text, holder_code text,
     contract_no text, contract_kind text, land_price numeric(14, 2),
     agreed_start_date date, agreed_completion_date date, planned_investment numeric(14, 2),
+    {facts},
     park_id integer, holder_id integer, existing_id integer, changed boolean
 ) ON COMMIT DROP
 """
@@ -308,7 +317,7 @@ CREATE TEMP TABLE io_stage (
 
 def _stage(conn: Connection, rows: pd.DataFrame, progress: Progress | None) -> None:
     """COPY the prepared rows into the TEMP staging table, in CSV chunks (no per-row Python)."""
-    conn.execute(text(_STAGE_DDL))
+    conn.execute(text(_STAGE_DDL.format(facts=", ".join(f"{f} {t}" for f, t in FACT_SQL_TYPES.items()))))
     raw = conn.connection.driver_connection
     total = len(rows)
     cols = list(STAGE_COLUMNS)
@@ -362,8 +371,10 @@ def _computed_areas(conn: Connection) -> dict[int, float]:
     return {int(i): float(a) for i, a in rows}
 
 
-def _resolve_links(conn: Connection, principal: Principal) -> list[tuple[int, str, str]]:
+def _resolve_links(conn: Connection, principal: Principal, report: ParcelImportReport) -> list[tuple[int, str, str]]:
     """Park and holder ids from names / credit codes; (idx, kind, value) of the unresolved.
+
+    Unknown credit codes are registered as enterprises (``report.holders_registered``).
 
     A credit code names any enterprise (whoever has the code may); a bare name only one
     the importer may read, so an import cannot read out another county's firm by name.
@@ -376,6 +387,7 @@ def _resolve_links(conn: Connection, principal: Principal) -> list[tuple[int, st
             "WHERE s.holder_code IS NOT NULL AND e.credit_code = s.holder_code"
         )
     )
+    report.holders_registered = _register_holders(conn)
     conn.execute(
         text(
             """
@@ -398,6 +410,39 @@ def _resolve_links(conn: Connection, principal: Principal) -> list[tuple[int, st
         )
     ).all()
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+_HOLDER_STAGE = table(
+    "io_stage", column("idx"), column("code"), column("park_id"), column("holder_code"), column("holder_name"),
+    column("holder_id"),
+)
+
+
+def _register_holders(conn: Connection) -> list[str]:
+    """Register the enterprises of credit codes nobody has, from their first feature; link them.
+
+    The enterprise's county is its first parcel's (the code's first six digits), its park
+    that parcel's park; the name is the 权利人 cell or a placeholder naming the code.
+    """
+    s = _HOLDER_STAGE.c
+    unknown = s.holder_code.isnot(None) & s.holder_id.is_(None) & s.code.isnot(None)
+    first = select(func.min(s.idx)).where(unknown).group_by(s.holder_code)
+    source = select(
+        s.holder_code, func.coalesce(s.holder_name, pending_name(s.holder_code)), func.substr(s.code, 1, 6), s.park_id
+    ).where(s.idx.in_(first))
+    added = conn.execute(
+        insert(ENTERPRISES)
+        .from_select(["credit_code", "name", "adcode", "park_id"], source)
+        .returning(ENTERPRISES.c.credit_code, ENTERPRISES.c.id)
+    ).all()
+    if added:
+        e = ENTERPRISES.alias("e")
+        conn.execute(
+            _HOLDER_STAGE.update()
+            .where(s.holder_id.is_(None), s.holder_code == e.c.credit_code)
+            .values(holder_id=e.c.id)
+        )
+    return sorted(code for code, _id in added)
 
 
 _CHANGED = "(p.{cols}) IS DISTINCT FROM (s.{cols})"
@@ -527,6 +572,7 @@ def _prepare_rows(
                 hc.append(None)
                 report.issues.append(Issue(i, codes[i], "link", f"{exc} (holder not linked)", severity="warning"))
         rows["holder_code"] = hc
+    _parse_facts(gdf, mapping, rows, add, report.notes)
     for fld in ("land_price", "planned_investment"):
         s = _column(gdf, mapping, fld)
         if s is None:
@@ -555,7 +601,23 @@ def _prepare_rows(
     return rows, problems
 
 
-_VALUE_FIELDS = ("land_price", "planned_investment", "agreed_start_date", "agreed_completion_date")
+_VALUE_FIELDS = ("land_price", "planned_investment", "agreed_start_date", "agreed_completion_date", *FACT_FIELDS)
+
+
+def _parse_facts(gdf: pd.DataFrame, mapping: ColumnMapping, rows: pd.DataFrame, add: Callable[..., None],
+                 notes: list[str]) -> None:
+    """Development facts of the parcel (开竣工, 停建, 建筑, 投资, 交地, 监管号) from mapped columns."""
+    for fld, kind in FACT_KINDS.items():
+        s = _column(gdf, mapping, fld)
+        if s is None:
+            rows[fld] = None
+            continue
+        if kind == "money":
+            out, errs = _money(s, mapping.units.get(fld), mapping.columns[fld], notes)
+        else:
+            out, errs = _parse_by_value(s, FACT_PARSERS[kind])
+        rows[fld] = out
+        add(errs, "attribute", mapping.columns[fld])
 
 
 def _check_values(rows: pd.DataFrame, mapping: ColumnMapping, problems: Problems) -> None:
@@ -729,7 +791,7 @@ def _check_location(
 def _compare_with_stored(
     conn: Connection, principal: Principal, codes: list[str | None], problems: Problems, report: ParcelImportReport
 ) -> None:
-    for i, kind, value in _resolve_links(conn, principal):
+    for i, kind, value in _resolve_links(conn, principal, report):
         what = "园区" if kind == "park" else "权利人"
         report.issues.append(Issue(i, codes[i], "link", f"{what} {value!r} not found: left as stored", severity="warning"))
     for i, retired, _changed in _match_existing(conn):
@@ -836,6 +898,9 @@ def import_parcels(
         rows, problems = _prepare_rows(gdf, mapping, report)
     except SpatialReadError as exc:
         return _refuse_file(engine, principal, report, exc.message, exc.hint)
+    occupants, occupant_errors = parse_occupants({f: _column(gdf, mapping, f) for f in OCCUPANT_HEADERS})
+    for i, why in occupant_errors.items():
+        _add(problems, i, "attribute", why)
     geoms = _stage_geometries(rows, gdf, problems)
     codes: list[str | None] = [c if isinstance(c, str) else None for c in rows["code"].tolist()]
     report.adcodes = _check_scope(principal, codes, problems)
@@ -871,6 +936,16 @@ def import_parcels(
                 raise _Rollback
             report.inserted, report.updated = _write(conn, opts.default_status, len(gdf), progress)
             report.unchanged = len(gdf) - report.inserted - report.updated
+            overflow = write_occupants(conn, occupants, codes)
+            if overflow:
+                for i, why in overflow.items():
+                    _add(problems, i, "attribute", why)
+                report.issues = [x for x in report.issues if x.severity != "error"]
+                _list_issues(report, problems, gdf, codes)
+                report.status = "refused"
+                report.error = f"{len(overflow)} of {len(gdf)} features refused; nothing written"
+                report.inserted = report.updated = report.unchanged = 0
+                raise _Rollback
             lap("write")
             report.status = "applied"
             if opts.mapping and not mapping_exists(conn, "parcels", opts.mapping):

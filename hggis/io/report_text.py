@@ -90,6 +90,13 @@ def parcel_report_text(report: Any) -> str:
             f"  要素 #{i['index']} {i['code'] or ''} [{KIND_TEXT.get(i['kind'], i['kind'])}] {i['reason']}{_where(i['lon'], i['lat'])}"
             for i in warnings
         ]
+    if r.get("holders_registered"):
+        out.append(
+            f"权利人: {len(r['holders_registered'])} 个统一社会信用代码尚未登记，"
+            + ("已" if r["status"] == "applied" else "导入时将")
+            + "登记为企业（名称取自权利人列，缺省时待企业年度数据导入补全）: "
+            + "，".join(r["holders_registered"][:20]) + ("…" if len(r["holders_registered"]) > 20 else "")
+        )
     status = r["status"]
     if status == "applied":
         out.append(
@@ -136,4 +143,33 @@ def figures_report_text(report: Any) -> str:
         )
     else:
         out.append(f"结果: {STATUS_TEXT[status]}（导入记录 #{r['import_id']}）")
+    return "\n".join(out)
+
+
+SHEET_KIND_TEXT = {"occupancies": "用地企业", "facts": "开发建设情况"}
+
+
+def sheet_report_text(report: Any) -> str:
+    """The report of a sheet import keyed by 宗地代码 (hggis.io.keyed_sheet), in Chinese."""
+    r = report.to_dict() if hasattr(report, "to_dict") else report
+    out = [f"{SHEET_KIND_TEXT.get(r['kind'], r['kind'])}导入：文件 {r['file_name']}"
+           f"（SHA-256 {r['checksum_sha256'][:16]}…，{r['size_bytes']} 字节）"]
+    if r.get("sheet"):
+        out.append(f"工作表: {r['sheet']}，{r['rows']} 行数据")
+    if r.get("columns"):
+        out.append("列: " + "，".join(f"{c['column']} {c['header']}" for c in r["columns"]))
+    if r.get("error"):
+        out.append(f"错误: {r['error']}" + (f"（{r['hint']}）" if r.get("hint") else ""))
+    if r.get("bad_rows"):
+        out.append(f"有问题的行（{len(r['bad_row_numbers'])} 行）:")
+        out += [f"  第 {b['row']} 行 {b['column']} = {b['value']!r}: {b['reason']}" for b in r["bad_rows"]]
+    status = r["status"]
+    if status == "applied":
+        out.append(f"结果: {STATUS_TEXT[status]}：新增 {r['inserted']}，更新 {r['updated']}，不变 {r['unchanged']}"
+                   f"（导入记录 #{r['import_id']}）")
+    elif status == "dry_run":
+        out.append(f"结果: {STATUS_TEXT[status]}；正式导入将新增 {r['inserted']}，更新 {r['updated']}，"
+                   f"不变 {r['unchanged']}（导入记录 #{r['import_id']}）")
+    else:
+        out.append(f"结果: {STATUS_TEXT[status]}，未写入任何数据（导入记录 #{r['import_id']}）")
     return "\n".join(out)

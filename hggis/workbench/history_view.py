@@ -116,11 +116,18 @@ def _changes(table: str, row: dict[str, Any], names: dict[str, dict[str, str]]) 
 
 
 def _occupancy_rows(conn: Connection, parcel_id: int) -> list[dict[str, Any]]:
-    """History of the parcel's occupancies, including those since ended (deleted rows)."""
+    """History of the parcel's occupancies, including those since ended (deleted rows).
+
+    An update row holds only the changed columns, so the occupancies are found by their
+    inserts and deletes (whole rows) and the live ones, then all their rows are read.
+    """
     rows = conn.execute(
         text(
             "SELECT id, table_name, object_id, action, actor, at, reason, before, after FROM history "
-            "WHERE table_name = 'occupancies' AND coalesce(after, before) ->> 'parcel_id' = :p ORDER BY id"
+            "WHERE table_name = 'occupancies' AND object_id IN ("
+            "  SELECT object_id FROM history WHERE table_name = 'occupancies' AND action IN ('insert', 'delete')"
+            "     AND coalesce(after, before) ->> 'parcel_id' = :p"
+            "  UNION SELECT CAST(id AS text) FROM occupancies WHERE CAST(parcel_id AS text) = :p) ORDER BY id"
         ),
         {"p": str(parcel_id)},
     ).mappings()

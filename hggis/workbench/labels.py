@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hggis.db.models import PARCEL_STATUSES
+from hggis.occupancies import ROLE_LABELS
 
 PARCEL_FIELDS: dict[str, str] = {
     "code": "宗地代码",
@@ -25,6 +26,9 @@ PARCEL_FIELDS: dict[str, str] = {
     "halted_since": "停工日期",
     "completed_on": "竣工日期",
     "production_stopped_since": "停产日期",
+    "floor_area_m2": "总建筑面积（平方米）",
+    "delivered_on": "交地日期",
+    "supervision_no": "合同电子监管号",
     "parent_codes": "来源宗地",
     "retired_at": "注销时间",
     "geom": "界址（几何）",
@@ -49,6 +53,8 @@ OCCUPANCY_FIELDS: dict[str, str] = {
     "share": "使用份额",
     "role": "使用方式",
     "floor_area_m2": "使用建筑面积（平方米）",
+    "valid_from": "起始日期",
+    "valid_to": "终止日期",
 }
 TABLE_LABELS: dict[str, str] = {
     "parcels": "宗地",
@@ -56,7 +62,7 @@ TABLE_LABELS: dict[str, str] = {
     "occupancies": "用地企业",
 }
 ACTION_LABELS: dict[str, str] = {"insert": "新增", "update": "修改", "delete": "删除"}
-ROLE_IN_PARCEL = {"holder": "权利人", "lessee": "承租"}
+ROLE_IN_PARCEL = ROLE_LABELS
 # Bookkeeping columns that change on every write and say nothing to a reader.
 SILENT_FIELDS = frozenset({"version", "updated_at", "id", "parcel_id", "area_mu"})
 

@@ -44,6 +44,9 @@ FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("halted_since", "halted_since", "date"),
     ("completed_on", "completed_on", "date"),
     ("production_stopped_since", "production_stopped_since", "date"),
+    ("delivered_on", "delivered_on", "date"),
+    ("floor_area_m2", "floor_area_m2", "float"),
+    ("supervision_no", "supervision_no", "text"),
 )
 assert {c for _, c, _ in FORM_FIELDS} <= set(EDITABLE)
 LABELS = {name: ("使用权人统一社会信用代码" if name == "holder_credit_code" else PARCEL_FIELDS[col])

@@ -20,11 +20,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, authorize, can, grant, scope_clause
-from hggis.db.models import CONTRACT_KINDS, PARCEL_STATUSES
+from hggis.db.models import CONTRACT_KINDS, M2_PER_MU_SQL, PARCEL_STATUSES
 from hggis.errors import NotFound
 from hggis.features import feature_collection
+from hggis.occupancies import list_for_parcel
 from hggis.workbench.history_view import parcel_history
-from hggis.workbench.labels import INDICATOR_FIELDS, ROLE_IN_PARCEL
+from hggis.workbench.labels import INDICATOR_FIELDS
 
 INSET_NEIGHBOURS = 150  # parcels around the one shown, at most
 INSET_MARGIN_DEG = 0.004  # ≈ 400 m around the parcel
@@ -34,7 +35,7 @@ class ParcelNotFound(NotFound):
     """No live parcel with this code in the caller's view."""
 
 
-PARCEL_SQL = """
+PARCEL_SQL = f"""
 SELECT p.id, p.code, p.adcode, co.name AS county, p.park_id, k.name AS park, p.status, p.land_use,
        round(p.area_mu::numeric, 2) AS area_mu, p.intended_industry, i.name AS industry,
        p.holder_id, e.name AS holder, e.credit_code AS holder_credit_code, e.adcode AS holder_adcode,
@@ -42,6 +43,8 @@ SELECT p.id, p.code, p.adcode, co.name AS county, p.park_id, k.name AS park, p.s
        p.contract_kind, p.contract_no, p.contract_signed_on, p.land_price, p.agreed_start_date,
        p.agreed_completion_date, p.planned_investment, p.started_on, p.built_footprint_m2,
        p.investment_to_date, p.halted_since, p.completed_on, p.production_stopped_since,
+       p.floor_area_m2, p.delivered_on, p.supervision_no,
+       p.floor_area_m2 / nullif(p.area_mu * {M2_PER_MU_SQL}, 0) AS floor_area_ratio,
        p.parent_codes, p.version, p.updated_at,
        ST_AsGeoJSON(p.geom, 7) AS geojson,
        ST_X(ST_Centroid(p.geom)) AS lon, ST_Y(ST_Centroid(p.geom)) AS lat
@@ -100,15 +103,9 @@ def _svg(conn: Connection, parcel_id: int) -> dict[str, Any]:
             "stroke": max(w, h) / 120}
 
 
-def _occupants(conn: Connection, parcel_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        text(
-            "SELECT e.id, e.name, e.credit_code, o.share, o.role, o.floor_area_m2 FROM occupancies o "
-            "JOIN enterprises e ON e.id = o.enterprise_id WHERE o.parcel_id = :p ORDER BY o.role, o.share DESC, e.name"
-        ),
-        {"p": parcel_id},
-    ).mappings()
-    return [{**dict(r), "role_label": ROLE_IN_PARCEL.get(r["role"], r["role"])} for r in rows]
+def _occupants(conn: Connection, principal: Principal, code: str) -> list[dict[str, Any]]:
+    """Who uses the parcel today (hggis.land_uses: the holder's implied share included) and every record."""
+    return list_for_parcel(conn, principal, code)["items"]
 
 
 def _indicators(conn: Connection, principal: Principal, parcel: dict[str, Any]) -> dict[str, Any] | None:
@@ -191,7 +188,7 @@ def parcel_page(conn: Connection, principal: Principal, code: str) -> dict[str, 
         "parcel": parcel,
         "inset": _inset(conn, principal, parcel),
         "svg": _svg(conn, parcel["id"]),
-        "occupants": _occupants(conn, parcel["id"]),
+        "occupants": _occupants(conn, principal, code),
         "indicators": _indicators(conn, principal, parcel),
         "evaluation": _evaluation(conn, principal, parcel),
         "idle": _idle(conn, principal, parcel),
