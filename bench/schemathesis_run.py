@@ -47,6 +47,7 @@ class Outcome:
     cases: int = 0
     operations: int = 0
     failures: list[str] = field(default_factory=list)
+    tool_errors: list[str] = field(default_factory=list)  # schemathesis' own errors, not the API's
     output_tail: str = ""
 
 
@@ -75,6 +76,10 @@ def _summarise(label: str, rc: int, seconds: float, ndjson: Path, output: str) -
 
 def _collect(event: dict, out: Outcome) -> None:
     """Count cases and failures from schemathesis' ndjson event stream."""
+    error = event.get("NonFatalError")
+    if isinstance(error, dict):
+        value = error.get("value") or {}
+        out.tool_errors.append(f"{error.get('label')}: {value.get('type')}: {value.get('message')}")
     body = event.get("ScenarioFinished")
     if not isinstance(body, dict):
         return
@@ -155,8 +160,9 @@ def main() -> None:
             for label, headers in (("anonymous", {}), ("admin", {"Authorization": f"Bearer {token}"})):
                 o = run_schemathesis(base, label, headers, args.max_examples, args.seed, out_dir)
                 print(f"{label}: exit {o.exit_code}, {o.cases} cases in {o.seconds:.0f} s, "
-                      f"{len(o.failures)} failed checks ({len(set(o.failures))} distinct)")
-                for f in sorted(set(o.failures)):
+                      f"{len(o.failures)} failed checks ({len(set(o.failures))} distinct), "
+                      f"{len(o.tool_errors)} errors of schemathesis itself")
+                for f in sorted(set(o.failures)) + sorted(set(o.tool_errors)):
                     print("   ", f)
                 if o.exit_code not in (0, 1):
                     print(o.output_tail)
