@@ -105,7 +105,8 @@ def hggis_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc)
     if status == 422:
         field = getattr(exc, "field", None)
-        loc = [getattr(exc, "location", None) or "body", field] if field else []
+        where = getattr(exc, "location", None) or ("query" if request.method in ("GET", "HEAD") else "body")
+        loc = [where, field] if field else []
         return unprocessable([validation_item(str(exc), loc)])
     return JSONResponse({"detail": str(exc)}, status_code=status)
 

@@ -8,9 +8,8 @@ scope itself) and formats the answer. Refusals: 403 outside scope (global handle
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
@@ -28,25 +27,12 @@ from hggis.inputs import INT4_MAX, MAX_OFFSET, RowId
 
 router = APIRouter(prefix="/api/idle", tags=["idle land 闲置土地"])
 
-T = TypeVar("T")
 Adcode = Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")]
 ParkId = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
 Limit = Annotated[int, Query(ge=1, le=5000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Reason = Annotated[str, Field(min_length=2, max_length=1000)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _run(action: Callable[[], T]) -> T:
-    """Translate the service layer's refusals into HTTP answers (Forbidden → 403 globally)."""
-    try:
-        return action()
-    except (cases.CaseNotFound, LookupError) as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    except cases.IllegalTransition as exc:
-        raise HTTPException(409, detail=str(exc)) from None
-    except (cases.CaseError, rules.RuleError, scan.ScanError, ValueError) as exc:
-        raise HTTPException(422, detail=str(exc)) from None
 
 
 def _one_of(name: str, value: str | None, allowed: tuple[str, ...] | list[str]) -> None:
@@ -70,7 +56,7 @@ def get_rules(
             "banned_industries": rules.banned_industries(conn, rs.id),
         }
 
-    return _run(act)
+    return act()
 
 
 class ScanRequest(BaseModel):
@@ -85,7 +71,7 @@ def post_scan(body: ScanRequest, principal: Principal = SignedIn, db: Engine = D
         with transaction(db, principal.actor, body.reason) as conn:
             return scan.run_scan(conn, principal, body.as_of, body.reason)
 
-    return _run(act)
+    return act()
 
 
 @router.get("/scans", summary="Stored scans, newest first")
@@ -95,7 +81,7 @@ def get_scans(principal: Principal = SignedIn, conn: Connection = Depends(connec
 
 @router.get("/scans/{scan_id}", summary="One scan: header and counts per rule in your scope")
 def get_scan(scan_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
-    return _run(lambda: scan.scan_summary(conn, principal, scan_id))
+    return scan.scan_summary(conn, principal, scan_id)
 
 
 @router.get("/scans/{scan_id}/results", summary="Candidates: rule, days idle, fee, legal basis, next deadline")
@@ -112,7 +98,7 @@ def get_scan_results(
 ) -> dict[str, Any]:
     _one_of("category", category, RULE_CATEGORIES)
     filters = {"rule_code": rule_code, "category": category, "adcode": adcode, "park_id": park_id}
-    return _run(lambda: scan.scan_results(conn, principal, scan_id, filters, limit, offset))
+    return scan.scan_results(conn, principal, scan_id, filters, limit, offset)
 
 
 @router.get("/scans/{newer}/diff", summary="Parcels whose fired rules changed since an older scan")
@@ -122,7 +108,7 @@ def get_scan_diff(
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
-    rows = _run(lambda: scan.diff_scans(conn, principal, against, newer))
+    rows = scan.diff_scans(conn, principal, against, newer)
     return {"older": against, "newer": newer, "changes": rows}
 
 
@@ -160,7 +146,7 @@ def post_case(body: CaseOpen, principal: Principal = SignedIn, db: Engine = Depe
             )
             return cases.get_case(conn, principal, case_id)
 
-    return _run(act)
+    return act()
 
 
 class CasesFromScan(BaseModel):
@@ -178,7 +164,7 @@ def post_cases_from_scan(
         with transaction(db, principal.actor, body.reason) as conn:
             return cases.open_cases_from_scan(conn, principal, scan_id, body.opened_on, body.reason, body.rule_codes)
 
-    ids = _run(act)
+    ids = act()
     return {"opened": len(ids), "case_ids": ids}
 
 
@@ -197,12 +183,12 @@ def get_cases(
     _one_of("state", state, CASE_STATES)
     _one_of("kind", kind, CASE_KINDS)
     filters = {"state": state, "kind": kind, "adcode": adcode, "park_id": park_id}
-    return _run(lambda: cases.list_cases(conn, principal, filters, open_only, limit, offset))
+    return cases.list_cases(conn, principal, filters, open_only, limit, offset)
 
 
 @router.get("/cases/{case_id}", summary="One case with its complete history")
 def get_case(case_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
-    return _run(lambda: cases.get_case(conn, principal, case_id))
+    return cases.get_case(conn, principal, case_id)
 
 
 class Indicators(BaseModel):
@@ -254,7 +240,7 @@ def post_step(case_id: RowId, body: Step, principal: Principal = SignedIn, db: E
                 [d.to_document() for d in body.documents], **params,
             )
 
-    return _run(act)
+    return act()
 
 
 class CauseIn(BaseModel):
@@ -273,7 +259,7 @@ def post_cause(code: str, body: CauseIn, principal: Principal = SignedIn, db: En
             return cases.record_cause(conn, principal, code, body.reason_code, body.on, body.reason,
                                       body.evidence_ref, body.note)
 
-    return {"id": _run(act)}
+    return {"id": act()}
 
 
 class AgreementIn(BaseModel):
@@ -295,7 +281,7 @@ def post_agreement(code: str, body: AgreementIn, principal: Principal = SignedIn
                                           body.new_start_date, body.reason, body.kind, body.new_completion_date,
                                           body.temporary_use_until)
 
-    return {"id": _run(act)}
+    return {"id": act()}
 
 
 # ---- flags ----------------------------------------------------------------------------
@@ -315,7 +301,7 @@ def post_flag(body: FlagIn, principal: Principal = SignedIn, db: Engine = Depend
         with transaction(db, principal.actor, body.note) as conn:
             return flags.flag_parcel(conn, principal, body.parcel_code, body.note, body.document_ref, body.on)
 
-    return {"id": _run(act)}
+    return {"id": act()}
 
 
 @router.get("/flags", summary="Flags in your scope, with the case each led to")
@@ -329,8 +315,7 @@ def get_flags(
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
     _one_of("status", status, FLAG_STATUSES)
-    return _run(lambda: flags.list_flags(conn, principal, {"status": status, "adcode": adcode, "park_id": park_id},
-                                         limit, offset))
+    return flags.list_flags(conn, principal, {"status": status, "adcode": adcode, "park_id": park_id}, limit, offset)
 
 
 class FlagDecision(BaseModel):
@@ -347,7 +332,7 @@ def post_confirm(flag_id: RowId, body: FlagDecision, principal: Principal = Sign
         with transaction(db, principal.actor, body.reason) as conn:
             return flags.confirm_flag(conn, principal, flag_id, body.reason, body.on, body.kind, body.rule_code)
 
-    return {"flag_id": flag_id, "case_id": _run(act)}
+    return {"flag_id": flag_id, "case_id": act()}
 
 
 class FlagDismissal(BaseModel):
@@ -362,7 +347,7 @@ def post_dismiss(flag_id: RowId, body: FlagDismissal, principal: Principal = Sig
         with transaction(db, principal.actor, body.reason) as conn:
             flags.dismiss_flag(conn, principal, flag_id, body.reason, body.on)
 
-    _run(act)
+    act()
     return {"flag_id": flag_id, "status": "dismissed"}
 
 
@@ -379,7 +364,7 @@ def get_deadlines(
     conn: Connection = Depends(connection),
 ) -> Any:
     day = as_of or clock.today()
-    rows = _run(lambda: dl.deadlines(conn, principal, day, lookahead_days))
+    rows = dl.deadlines(conn, principal, day, lookahead_days)
     name = f"idle-deadlines-{day.isoformat()}"
     if format == "csv":
         return Response(dl.to_csv(rows), media_type="text/csv; charset=utf-8",

@@ -84,6 +84,8 @@ class CaseError(Invalid):
 class IllegalTransition(CaseError):
     """A step the procedure does not allow in the case's current state (HTTP 409)."""
 
+    kind = "conflict"  # a CaseError, but the request is fine: the case's state is not
+
 
 class CaseNotFound(NotFound):
     """No such case, parcel or flag (HTTP 404)."""

@@ -62,7 +62,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.session import set_actor
-from hggis.errors import Invalid
+from hggis.errors import Invalid, NotFound
 from hggis.idle.calendar import sql_reached_on_interval
 from hggis.idle.rules import RuleSet, enabled_rules, rule_set_by_id, rule_set_in_force
 from hggis.parcel_values import date_window_problem
@@ -383,7 +383,7 @@ def _scan_row(conn: Connection, scan_id: int) -> Any:
         {"i": scan_id},
     ).first()
     if row is None:
-        raise LookupError(f"no idle-land scan {scan_id}")
+        raise NotFound(f"no idle-land scan {scan_id}")
     return row
 
 
