@@ -104,11 +104,12 @@ def hggis_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HggisError)
     status = status_of(exc)
     if status == 422:
-        field = getattr(exc, "field", None)
         where = getattr(exc, "location", None) or ("query" if request.method in ("GET", "HEAD") else "body")
-        loc = [where, field] if field else []
-        return unprocessable([validation_item(str(exc), loc)])
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+        return unprocessable([validation_item(msg, [where, field] if field else [], kind)
+                              for field, msg, kind in exc.problems()])
+    extra = exc.extra()
+    detail: Any = {"message": str(exc), **json_safe(extra)} if extra else str(exc)
+    return JSONResponse({"detail": detail}, status_code=status)
 
 
 def request_validation(request: Request, exc: Exception) -> Response:

@@ -26,6 +26,14 @@ class HggisError(Exception):
         self.field = field
         self.location = location  # "query", "path", "body" where the caller knows it
 
+    def problems(self) -> list[tuple[str | None, str, str]]:
+        """Each fault as (field, message, type code); one refusal may list several."""
+        return [(self.field, str(self), "value_error")]
+
+    def extra(self) -> dict[str, Any]:
+        """Facts a caller can act on besides the message (e.g. the current version)."""
+        return {}
+
 
 class NotFound(HggisError, LookupError):
     """No such object, or one the caller may not know exists."""

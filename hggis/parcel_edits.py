@@ -78,6 +78,10 @@ class StaleVersion(errors.Conflict):
     changed_by: str | None
     changed_at: dt.datetime | None
 
+    def extra(self) -> dict[str, Any]:
+        return {"current_version": self.current, "changed_by": self.changed_by,
+                "changed_at": self.changed_at.isoformat() if self.changed_at else None}
+
     def __str__(self) -> str:
         who = f" by {self.changed_by} at {self.changed_at:%Y-%m-%d %H:%M}" if self.changed_by else ""
         return f"宗地 {self.code} was changed{who}: you edited version {self.expected}, it is now {self.current}"

@@ -28,6 +28,12 @@ class InvalidParcel(Invalid):
         self.violations = violations or []
         self.field = field or (self.violations[0].field if self.violations else None)
 
+    def problems(self) -> list[tuple[str | None, str, str]]:
+        """One entry per broken integrity rule, typed by its stable code."""
+        if not self.violations:
+            return super().problems()
+        return [(v.field, v.message, f"parcel_integrity.{v.rule}") for v in self.violations]
+
 
 def refuse_violations(found: list[Violation]) -> list[Violation]:
     """Raise InvalidParcel listing every error; return the warnings (slivers) otherwise."""
