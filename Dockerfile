@@ -11,6 +11,10 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HGGIS_HOST=0.0.0.0 HGGIS_PORT=8000 HGGIS_VAR_DIR=/var/lib/hggis
 
+# pg_dump / pg_restore / psql of the db service's major version, for `hggis db backup|restore`.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 # pyogrio, rasterio and psycopg ship their native libraries in their wheels.
 COPY pyproject.toml README.md ./

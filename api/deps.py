@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from api.security import require_user, resolve_principal
 from hggis.access.policy import Principal
@@ -15,10 +17,25 @@ def engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+log = logging.getLogger(__name__)
+
+
 def connection(request: Request) -> Iterator[Connection]:
-    """A read connection for one request; writes use hggis.db.session.transaction."""
-    with request.app.state.engine.connect() as conn:
+    """A read connection for one request; writes use hggis.db.session.transaction.
+
+    It is closed after the answer has been computed (and may be on its way). When the
+    database dies in between (a crash, a restart) the closing ROLLBACK fails; that must not
+    turn a complete answer into a dropped connection. SQLAlchemy has then already discarded
+    the dead connection, and the pool's pre-ping replaces it on the next checkout.
+    """
+    conn = request.app.state.engine.connect()
+    try:
         yield conn
+    finally:
+        try:
+            conn.close()
+        except OperationalError as exc:
+            log.warning("database connection lost while closing a read connection: %s", str(exc).splitlines()[0])
 
 
 def public() -> None:

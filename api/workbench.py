@@ -9,7 +9,6 @@ the route runs, so a route cannot forget it.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import secrets
 from collections.abc import Callable, Coroutine
@@ -28,21 +27,14 @@ from api.security import CsrfRejected
 from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant
 from hggis.summary import dataset_label
+from hggis.workbench import words
 
 
-LOCAL_TZ = clock.local_tz()
-
-
-def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored instant in 黄冈's time (the server may run in UTC)."""
-    if value is None:
-        return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
-
-
-TEMPLATES.env.filters["local_time"] = local_time
+TEMPLATES.env.filters["local_time"] = clock.display_time
+TEMPLATES.env.filters["local_date"] = clock.display_date
+TEMPLATES.env.filters["actor"] = words.actor_text
+TEMPLATES.env.filters["reason"] = words.reason_text
+TEMPLATES.env.filters["plain"] = words.plain_text
 
 
 class PageNotFound(LookupError):

@@ -310,14 +310,10 @@ class GuessResult:
 
 
 _SWAP_HINT = (
-    "The first column holds northings (X in Chinese surveying, e.g. 界址点坐标表), the "
-    "second eastings (Y): exchange the columns before import."
+    "第一列是纵坐标（测量上的 X，如界址点坐标表），第二列是横坐标（Y）：请交换 X、Y 两列后再导入。"
 )
-_SWAP_HINT_DEG = "The first column holds latitudes, the second longitudes: exchange the columns before import."
-_GCJ_NOTE = (
-    " If the data was taken from AMap/高德 or Tencent maps it is GCJ-02 and needs "
-    "gcj02_to_wgs84 (≈0.55 km shift) before use."
-)
+_SWAP_HINT_DEG = "第一列是纬度，第二列是经度：请交换两列后再导入。"
+_GCJ_NOTE = "如数据取自高德或腾讯地图，则为 GCJ-02 坐标，须先转换（约偏移 0.55 千米）。"
 
 # Northings of 黄冈 are ~3.29–3.50 million m; accept a margin for the coarse test.
 _NORTHING_RANGE = (3_100_000.0, 3_700_000.0)
@@ -362,7 +358,7 @@ def _guess_projected(e: np.ndarray, n: np.ndarray, swapped: bool, bbox: BBox) ->
     if kind is None or not _looks_like_northing(n):
         return None
     hint = _SWAP_HINT if swapped else None
-    order = " (columns swapped: northing first)" if swapped else ""
+    order = "（X、Y 填反：纵坐标在前）" if swapped else ""
     es, ns = _sample(e), _sample(n)
     if kind == "prefixed":
         zone_numbers = sorted({int(v // 1_000_000) for v in e})
@@ -371,17 +367,17 @@ def _guess_projected(e: np.ndarray, n: np.ndarray, swapped: bool, bbox: BBox) ->
         if len(zones) > 1:
             return GuessResult(
                 None, codes, swapped,
-                f"8-digit eastings with zone prefixes {zone_numbers}{order}: one file mixes "
-                f"zones; split it by prefix (EPSG:{codes[0]} / EPSG:{codes[1]}).",
+                f"8 位横坐标带有不同带号 {zone_numbers}{order}：一个文件混有多个投影带，"
+                f"请按带号拆分（EPSG:{codes[0]} / EPSG:{codes[1]}）。",
                 hint,
             )
         z = zones[0]
         frac = _fraction_inside(z.epsg_prefixed, es, ns, bbox)
-        where = "inside 黄冈" if frac == 1.0 else f"but only {frac:.0%} of the points fall inside 黄冈"
+        where = "全部位于黄冈市内" if frac == 1.0 else f"但只有 {frac:.0%} 的点位于黄冈市内"
         return GuessResult(
             z.epsg_prefixed, codes, swapped,
-            f"8-digit eastings starting {z.zone}{order}: CGCS2000 3° Gauss-Krüger zone {z.zone} "
-            f"(CM {z.central_meridian:g}°E) with zone prefix, EPSG:{z.epsg_prefixed}; {where}.",
+            f"8 位横坐标以 {z.zone} 开头{order}：CGCS2000 3° 高斯-克吕格 {z.zone} 带"
+            f"（中央经线 {z.central_meridian:g}°E，带带号），EPSG:{z.epsg_prefixed}；{where}。",
             hint,
         )
     # Unprefixed: the zone is only knowable from where the points land.
@@ -393,25 +389,22 @@ def _guess_projected(e: np.ndarray, n: np.ndarray, swapped: bool, bbox: BBox) ->
         z = fits[0]
         return GuessResult(
             z.epsg_unprefixed, codes, swapped,
-            f"6-digit eastings and northings ~{np.median(n) / 1e6:.2f} million m{order}: "
-            f"CGCS2000 3° Gauss-Krüger without zone prefix; only zone {z.zone} "
-            f"(CM {z.central_meridian:g}°E, EPSG:{z.epsg_unprefixed}) puts the points inside 黄冈.",
+            f"6 位横坐标、纵坐标约 {np.median(n) / 1e6:.2f} 百万米{order}：CGCS2000 3° 高斯-克吕格（无带号）；"
+            f"只有 {z.zone} 带（中央经线 {z.central_meridian:g}°E，EPSG:{z.epsg_unprefixed}）使各点落在黄冈市内。",
             hint,
         )
     if len(fits) > 1:
-        listed = ", ".join(f"zone {z.zone} (EPSG:{z.epsg_unprefixed})" for z in fits)
+        listed = "、".join(f"{z.zone} 带（EPSG:{z.epsg_unprefixed}）" for z in fits)
         return GuessResult(
             None, codes, swapped,
-            f"6-digit eastings{order}: CGCS2000 3° Gauss-Krüger without zone prefix, ambiguous: "
-            f"{listed} both put the points inside the area; choose the zone from the .prj or "
-            "the data supplier.",
+            f"6 位横坐标{order}：CGCS2000 3° 高斯-克吕格（无带号），无法确定投影带：{listed} "
+            "都使各点落在黄冈市内；请按 .prj 文件或向数据提供方确认投影带。",
             hint,
         )
     return GuessResult(
         None, (), swapped,
-        f"6-digit eastings{order} look like Gauss-Krüger without zone prefix, but neither "
-        "zone 38 nor zone 39 puts all points inside 黄冈; the file may use a local "
-        "(independent) grid, another area, or mixed zones; ask the data supplier.",
+        f"6 位横坐标{order}像是无带号的高斯-克吕格坐标，但 38 带和 39 带都不能使全部点落在黄冈市内；"
+        "文件可能使用独立坐标系、其他地区或混有多个投影带，请向数据提供方确认。",
         hint,
     )
 
@@ -433,7 +426,7 @@ def guess_crs_from_coords(
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     if x.size == 0:
-        return GuessResult(None, (), False, "no finite coordinates to judge from.")
+        return GuessResult(None, (), False, "没有可判断的有效坐标。")
 
     # Degrees.
     ax, ay = np.abs(x), np.abs(y)
@@ -441,19 +434,18 @@ def guess_crs_from_coords(
         if bool(np.all(_inside(x, y, bbox))):
             return GuessResult(
                 CGCS2000_EPSG, (CGCS2000_EPSG,), False,
-                "longitude/latitude degrees inside 黄冈: CGCS2000 geographic, EPSG:4490." + _GCJ_NOTE,
+                "黄冈市内的经纬度（度）：CGCS2000 地理坐标，EPSG:4490。" + _GCJ_NOTE,
             )
         if bool(np.all(_inside(y, x, bbox))):
             return GuessResult(
                 CGCS2000_EPSG, (CGCS2000_EPSG,), True,
-                "latitude/longitude degrees (latitude first) inside 黄冈: CGCS2000 geographic, "
-                "EPSG:4490, columns swapped." + _GCJ_NOTE,
+                "黄冈市内的纬度/经度（纬度在前）：CGCS2000 地理坐标 EPSG:4490，两列填反。" + _GCJ_NOTE,
                 _SWAP_HINT_DEG,
             )
         return GuessResult(
             None, (CGCS2000_EPSG,), False,
-            f"values look like degrees (x {x.min():.4f}…{x.max():.4f}, y {y.min():.4f}…{y.max():.4f}) "
-            "but do not fall inside 黄冈; check the source.",
+            f"数值像经纬度（x {x.min():.4f}…{x.max():.4f}，y {y.min():.4f}…{y.max():.4f}），"
+            "但不在黄冈市内；请核对数据来源。",
         )
 
     # Projected metres, in GIS order (easting, northing) or survey order (northing, easting).
@@ -464,8 +456,8 @@ def guess_crs_from_coords(
 
     return GuessResult(
         None, (), False,
-        f"unrecognised coordinates (x {x.min():.3f}…{x.max():.3f}, y {y.min():.3f}…{y.max():.3f}): "
-        "neither degrees nor CGCS2000 Gauss-Krüger metres of 黄冈.",
+        f"无法识别的坐标（x {x.min():.3f}…{x.max():.3f}，y {y.min():.3f}…{y.max():.3f}）："
+        "既不是经纬度，也不是黄冈市的 CGCS2000 高斯-克吕格米制坐标。",
     )
 
 

@@ -29,14 +29,14 @@ def validate_credit_code(code: str) -> str:
     """Return the normalised code, or raise InvalidIdentifier naming the fault."""
     norm = (code or "").strip().upper()
     if len(norm) != 18:
-        raise InvalidIdentifier(f"统一社会信用代码 {code!r}: must be 18 characters, got {len(norm)}")
+        raise InvalidIdentifier(f"统一社会信用代码 {code!r}：应为 18 位，实为 {len(norm)} 位")
     bad = sorted({ch for ch in norm if ch not in CREDIT_ALPHABET})
     if bad:
-        raise InvalidIdentifier(f"统一社会信用代码 {code!r}: characters not allowed: {''.join(bad)}")
+        raise InvalidIdentifier(f"统一社会信用代码 {code!r}：含不允许的字符 {''.join(bad)}")
     expected = credit_code_check_char(norm[:17])
     if norm[17] != expected:
         raise InvalidIdentifier(
-            f"统一社会信用代码 {code!r}: check character is {norm[17]!r}, expected {expected!r}"
+            f"统一社会信用代码 {code!r}：校验码为 {norm[17]!r}，应为 {expected!r}"
         )
     return norm
 
@@ -52,11 +52,11 @@ def validate_parcel_code(code: str, adcode: str | None = None) -> str:
     m = PARCEL_CODE_RE.match(norm)
     if not m:
         raise InvalidIdentifier(
-            f"宗地代码 {code!r}: expected 19 characters: 6-digit county code, 3-digit 地籍区, "
-            "3-digit 地籍子区, 2-letter feature code (G/J/Z + right type), 5-digit serial"
+            f"宗地代码 {code!r}：应为 19 位：6 位县级行政区划代码、3 位地籍区、"
+            "3 位地籍子区、2 位宗地特征码（G/J/Z 加权利类型）、5 位宗地顺序号"
         )
     if not m.group(1).startswith("4211"):
-        raise InvalidIdentifier(f"宗地代码 {code!r}: county code {m.group(1)} is not in 黄冈市 (4211xx)")
+        raise InvalidIdentifier(f"宗地代码 {code!r}：县级代码 {m.group(1)} 不在黄冈市（4211xx）")
     if adcode is not None and m.group(1) != adcode:
-        raise InvalidIdentifier(f"宗地代码 {code!r}: county part {m.group(1)} does not match county {adcode}")
+        raise InvalidIdentifier(f"宗地代码 {code!r}：县级代码 {m.group(1)} 与所属县（市、区）{adcode} 不符")
     return norm

@@ -152,11 +152,11 @@ def _county_rule(conn: Connection, cand: FromClause, tol: float) -> list[Violati
     out = []
     for idx, code, adcode, name, outside_m2 in conn.execute(q):
         if name is None:
-            out.append(Violation(idx, code, "unknown_county", f"宗地 {code}: county {adcode} is not a county of 黄冈"))
+            out.append(Violation(idx, code, "unknown_county", f"宗地 {code}：县级代码 {adcode} 不是黄冈市的县（市、区）"))
         else:
             out.append(Violation(idx, code, "outside_county",
-                                 f"宗地 {code}: lies outside its county {name} ({adcode}): {outside_m2:,.0f} m² "
-                                 f"beyond the boundary (tolerance {tol:g} m)"))
+                                 f"宗地 {code}：超出所属县（市、区）{name}（{adcode}）边界 {outside_m2:,.0f} 平方米"
+                                 f"（容差 {tol:g} 米）"))
     return out
 
 
@@ -178,14 +178,14 @@ def _park_rule(conn: Connection, cand: FromClause, tol: float) -> list[Violation
     out = []
     for idx, code, adcode, park_id, name, park_adcode, _has in conn.execute(q):
         if name is None:
-            out.append(Violation(idx, code, "unknown_park", f"park_id: no park {park_id}", "park_id"))
+            out.append(Violation(idx, code, "unknown_park", f"园区：没有编号为 {park_id} 的园区", "park_id"))
         elif park_adcode != adcode:
             out.append(Violation(idx, code, "park_county",
-                                 f"park_id: park {park_id} ({name}) is in county {park_adcode}, the parcel {code} in {adcode}",
+                                 f"园区：园区 {name}（编号 {park_id}）位于 {park_adcode}，而宗地 {code} 位于 {adcode}",
                                  "park_id"))
         else:
             out.append(Violation(idx, code, "outside_park",
-                                 f"宗地 {code}: lies outside its park {name} (tolerance {tol:g} m)"))
+                                 f"宗地 {code}：超出所属园区 {name} 的范围（容差 {tol:g} 米）"))
     return out
 
 
@@ -196,10 +196,10 @@ def _overlap_violations(rows: list, tol_m2: float) -> list[Violation]:
             continue
         if m2 > tol_m2:
             out.append(Violation(idx, code, "overlap",
-                                 f"宗地 {code}: overlaps 宗地 {other} by {m2:,.1f} m² (tolerance {tol_m2:g} m²)"))
+                                 f"宗地 {code}：与宗地 {other} 重叠 {m2:,.1f} 平方米（容差 {tol_m2:g} 平方米）"))
         else:
             out.append(Violation(idx, code, "sliver",
-                                 f"宗地 {code}: sliver of {m2:.2f} m² shared with 宗地 {other}", severity="warning"))
+                                 f"宗地 {code}：与宗地 {other} 有 {m2:.2f} 平方米的细小重叠", severity="warning"))
     return out
 
 
@@ -246,7 +246,7 @@ def _size_rule(conn: Connection, cand: FromClause, lo: float, hi: float) -> list
     for idx, code, area in conn.execute(q):
         rule = "area_too_small" if area < lo else "area_too_large"
         out.append(Violation(idx, code, rule,
-                             f"宗地 {code}: {area:,.2f} 亩 is not a plausible parcel size ({lo:g}–{hi:g} 亩)"))
+                             f"宗地 {code}：面积 {area:,.2f} 亩不在合理范围（{lo:g}–{hi:g} 亩）"))
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from hggis import clock
 from hggis.config import get_settings
+from hggis.workbench.labels import PARCEL_FIELDS
 
 NON_NEGATIVE = ("land_price", "planned_investment", "investment_to_date", "built_footprint_m2", "floor_area_m2")
 # What happened on the ground: cannot have happened after today.
@@ -44,11 +45,11 @@ def date_window_problem(value: dt.date, future: bool, today: dt.date | None = No
     today = today or clock.today()
     earliest = get_settings().hggis_earliest_date
     if value < earliest:
-        return f"{value.isoformat()} is before {earliest.isoformat()}"
+        return f"{value.isoformat()} 早于 {earliest.isoformat()}"
     latest = _latest_future(today) if future else today
     if value > latest:
-        what = "today" if not future else f"{get_settings().hggis_future_years} years from today"
-        return f"{value.isoformat()} is after {latest.isoformat()} ({what})"
+        what = "今天" if not future else f"今天起 {get_settings().hggis_future_years} 年"
+        return f"{value.isoformat()} 晚于 {latest.isoformat()}（{what}）"
     return None
 
 
@@ -56,11 +57,11 @@ def _number_problem(value: Any) -> str | None:
     try:
         number = float(value)
     except (TypeError, ValueError, ArithmeticError):
-        return f"{value!r} is not a number"
+        return f"{value!r} 不是数字"
     if math.isnan(number) or math.isinf(number) or (isinstance(value, Decimal) and not value.is_finite()):
-        return f"{value!r} is not a finite number"
+        return f"{value!r} 不是有限的数字"
     if number < 0:
-        return f"{value!r} is negative"
+        return f"{value!r} 不能为负数"
     return None
 
 
@@ -87,7 +88,7 @@ def value_problems(
     for early, late in DATE_ORDER:
         a, b = values.get(early), values.get(late)
         if judged(early, late) and isinstance(a, dt.date) and isinstance(b, dt.date) and b < a:
-            out.append((late, f"{b.isoformat()} is before {early} {a.isoformat()}"))
+            out.append((late, f"{b.isoformat()} 早于{PARCEL_FIELDS.get(early, early)} {a.isoformat()}"))
     return out
 
 
@@ -96,5 +97,5 @@ def footprint_problem(footprint_m2: float | None, area_m2: float | None) -> str 
     if footprint_m2 is None or area_m2 is None or not math.isfinite(footprint_m2):
         return None
     if footprint_m2 > area_m2:
-        return f"{footprint_m2:,.0f} m² is larger than the parcel ({area_m2:,.0f} m²)"
+        return f"{footprint_m2:,.0f} 平方米大于宗地面积（{area_m2:,.0f} 平方米）"
     return None

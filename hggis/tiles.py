@@ -193,6 +193,8 @@ TILE_LAYERS: dict[str, TileLayer] = {
             "rank": "r.rank",
             "group_size": "r.group_size",
             "land_mu": "round(r.land_mu::numeric, 1)::float8",
+            # why a unit with land has no class (no figures, merged into its holder, below the threshold …)
+            "reason": "CASE WHEN r.evaluated THEN NULL ELSE r.reason END",
         },
         min_zoom=11,
         scope_sql=("r.adcode", "r.park_id"),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal
+from hggis.clock import display_date
 from hggis.mapdata.common import city_bounds, counties, data_note
 from hggis.mapdata.evaluation import CLASS_NAMES, EvaluationMapData, evaluation_map
 from hggis.tiles import TILE_LAYERS, tile_url
+from hggis.workbench.words import plain_text
 from maps.base import Header, MapFrame, popup
 
 CLASS_COLORS = {"A": "#1a9850", "B": "#91cf60", "C": "#fdae61", "D": "#d73027", "T": "#9e9e9e", "-": "#d9d9d9"}
@@ -16,7 +18,8 @@ TAX_COLORS = ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
 PARCEL_POPUP = popup(
     [
         ("code", "宗地代码", "text"), ("area_mu", "面积", "mu"), ("enterprise", "评价单位", "text"),
-        ("size_group", "分组", "text"), ("class_label", "分类", "text"), ("total_score", "综合得分", "num2"),
+        ("size_group", "分组", "text"), ("class_label", "分类", "text"), ("reason", "未评价原因", "text"),
+        ("total_score", "综合得分", "num2"),
         ("rank", "组内排名", "int"), ("group_size", "组内企业数", "int"), ("land_mu", "评价用地", "mu"),
         ("park", "园区", "text"), ("county", "县市区", "text"),
     ],
@@ -58,10 +61,11 @@ def build(conn: Connection, principal: Principal, year: int | None = None) -> st
     if data.run is None:
         detail, summary = "尚无亩均效益评价结果（由市级管理员运行评价后显示）", ""
     else:
-        detail = f"{data.year} 年度评价（第 {data.run['id']} 次运行，{data.run['created_at'][:10]}，{data.run['model_name']}）"
+        detail = f"{data.year} 年度评价（第 {data.run['id']} 次运行，{display_date(data.run['created_at'])}，{plain_text(data.run['model_name'])}）"
         counts = "、".join(f"{k if k != '-' else '未评价'} {v}" for k, v in sorted(data.class_counts.items()))
         summary = f"宗地 {data.parcel_count} 宗（{counts}）；园区 {len(data.parks['features'])} 个"
-    header = Header("亩均效益地图", data_note(conn, detail), _form(data), summary,
+    as_of = data.run["created_at"] if data.run is not None else None
+    header = Header("亩均效益地图", data_note(conn, detail, as_of), _form(data), summary,
                     links=[("评价结果", "/evaluation")])
     frame = MapFrame(header, city_bounds(conn))
     frame.counties(counties(conn))

@@ -178,6 +178,8 @@ def wipe_data(engine: Engine | None = None) -> None:
     with superuser_engine().begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)}, history RESTART IDENTITY CASCADE"))
+        # replica mode also skips the foreign keys' cascades: the links go first, by hand
+        conn.execute(text("DELETE FROM cluster_counties WHERE cluster_id IN (SELECT id FROM clusters WHERE is_synthetic)"))
         conn.execute(text("DELETE FROM clusters WHERE is_synthetic"))
 
 

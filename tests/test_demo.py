@@ -276,7 +276,7 @@ def test_history_names_the_demo_load_and_meta_marks_it_synthetic(demo):
         parcel_history = conn.execute(text("SELECT count(*) FROM history WHERE table_name = 'parcels'")).scalar_one()
         parcels = conn.execute(text("SELECT count(*) FROM parcels")).scalar_one()
         meta = conn.execute(text("SELECT value FROM dataset_meta WHERE key = 'demo'")).scalar_one()
-    assert actors == [(ACTOR, f"synthetic demo data, seed {SEED}")]
+    assert actors == [(ACTOR, f"加载合成示例数据（随机种子 {SEED}）")]
     assert parcel_history == parcels
     assert meta["synthetic"] is True and meta["seed"] == SEED and meta["generator_version"] == 1
     assert meta["label"] == LABEL and meta["counts"]["parcels"] == parcels and meta["loaded_at"]

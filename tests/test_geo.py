@@ -326,7 +326,7 @@ def test_guess_unprefixed_zone_38():
     assert np.all((e > 300_000) & (e < 700_000)) and np.all((n > 3.3e6) & (n < 3.5e6))
     g = guess_crs_from_coords(e, n)
     assert (g.epsg, g.candidates, g.swapped, g.ambiguous) == (4547, (4547,), False, False)
-    assert "zone 38" in g.reason
+    assert "38 带" in g.reason
 
 
 def test_guess_unprefixed_zone_39():
@@ -340,14 +340,14 @@ def test_guess_unprefixed_ambiguous_with_wide_area():
     g = guess_crs_from_coords(e, n, bbox=(110.0, 25.0, 120.0, 35.0))
     assert g.epsg is None and g.ambiguous
     assert g.candidates == (4547, 4548)
-    assert "ambiguous" in g.reason and "4547" in g.reason and "4548" in g.reason
+    assert "无法确定投影带" in g.reason and "4547" in g.reason and "4548" in g.reason
 
 
 def test_guess_swapped_unprefixed():
     e, n = transformer(4490, 4547).transform(*WEST)
     g = guess_crs_from_coords(n, e)  # survey table order: X = northing first
     assert (g.epsg, g.swapped) == (4547, True)
-    assert g.hint and "exchange the columns" in g.hint
+    assert g.hint and "交换" in g.hint
 
 
 def test_guess_swapped_prefixed():

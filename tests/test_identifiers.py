@@ -22,13 +22,13 @@ def test_known_codes_validate(code):
 
 
 def test_wrong_check_character_named():
-    with pytest.raises(InvalidIdentifier, match="check character is '2', expected '3'"):
+    with pytest.raises(InvalidIdentifier, match="校验码为 '2'，应为 '3'"):
         validate_credit_code("91350100M000100Y42")
 
 
 @pytest.mark.parametrize(
     ("code", "reason"),
-    [("9135010", "18 characters"), ("91350100M000100YI3", "not allowed: I"), ("91350100M0001O0Y43", "not allowed: O")],
+    [("9135010", "应为 18 位"), ("91350100M000100YI3", "不允许的字符 I"), ("91350100M0001O0Y43", "不允许的字符 O")],
 )
 def test_malformed_credit_codes(code, reason):
     with pytest.raises(InvalidIdentifier, match=reason):
@@ -41,9 +41,9 @@ def test_lowercase_is_normalised():
 
 def test_parcel_code_format():
     assert validate_parcel_code("421102001002GB00031") == "421102001002GB00031"
-    with pytest.raises(InvalidIdentifier, match="19 characters"):
+    with pytest.raises(InvalidIdentifier, match="应为 19 位"):
         validate_parcel_code("421102001002GB0003")
-    with pytest.raises(InvalidIdentifier, match="not in 黄冈市"):
+    with pytest.raises(InvalidIdentifier, match="不在黄冈市"):
         validate_parcel_code("420102001002GB00031")
-    with pytest.raises(InvalidIdentifier, match="does not match county"):
+    with pytest.raises(InvalidIdentifier, match="不符"):
         validate_parcel_code("421102001002GB00031", adcode="421181")

@@ -80,7 +80,7 @@ def test_exports_read_back(clean_db):
     assert {r[3] for r in parsed[1:]} == {parcel_code(1), parcel_code(2)}
     wb = load_workbook(io.BytesIO(to_xlsx(rows, D(2025, 2, 1))))
     ws = wb.active
-    assert ws.title == "闲置土地期限" and "2025-02-01" in ws["A1"].value
+    assert ws.title == "闲置土地期限" and "2025年2月1日" in ws["A1"].value
     assert [c.value for c in ws[2]] == list(COLUMNS.values())
     assert ws.freeze_panes == "A3"
     first = [c.value for c in ws[3]]

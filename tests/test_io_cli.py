@@ -51,7 +51,7 @@ def test_refused_import_exits_1_naming_the_feature(cli, tmp_path):
     shp = write_shapefile(tmp_path / "b.shp", project(geoms, 4547), {"宗地代码": [code(1), code(2)]}, 4547)
     res = cli("import", "parcels", str(shp))
     assert res.exit_code == 1
-    assert f"要素 #1 {code(2)}" in res.stdout and "Self-intersection" in res.stdout
+    assert f"要素 #1 {code(2)}" in res.stdout and "自相交" in res.stdout
     noprj = write_shapefile(tmp_path / "n.shp", project(lots(HUANGZHOU, 1), 4547), {"宗地代码": [code(1)]}, None)
     res = cli("import", "parcels", str(noprj))
     assert res.exit_code == 1 and "--crs 4547" in res.stdout

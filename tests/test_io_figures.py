@@ -60,9 +60,9 @@ def test_three_bad_rows_are_all_named_and_nothing_is_written(clean_db, tmp_path)
     assert report.status == "refused"
     assert report.bad_row_numbers == [3, 4, 5]
     by_row = {c.row: c for c in report.bad_rows}
-    assert by_row[3].column == "A 统一社会信用代码" and "check character" in by_row[3].reason
+    assert by_row[3].column == "A 统一社会信用代码" and "校验码" in by_row[3].reason
     assert by_row[4].column == "D 年度" and by_row[4].value == "二〇二四"
-    assert by_row[5].column == "E 税收（万元）" and "not a number" in by_row[5].reason
+    assert by_row[5].column == "E 税收（万元）" and "不是数字" in by_row[5].reason
     assert _years(clean_db) == {}
     # --skip-bad writes the two good rows and lists the three skipped ones
     report = import_figures(clean_db, CITY_ADMIN, path, FiguresImportOptions(skip_bad=True))
@@ -83,14 +83,14 @@ def test_units_in_headers_are_converted_to_wan_yuan(clean_db, tmp_path):
     assert y["revenue"] == Decimal("15000.00")
     assert y["electricity_10k_kwh"] == Decimal("250.00")
     assert y["energy_tce"] == Decimal("300.00")
-    assert any("元 converted to 万元" in n for n in report.notes)
+    assert any("元 已换算为万元" in n for n in report.notes)
 
 
 def test_money_column_without_unit_is_refused(clean_db, tmp_path):
     a = _enterprise(clean_db, 4)
     path = _xlsx(tmp_path / "nounit.xlsx", ["统一社会信用代码", "年度", "税收"], [(a, 2024, 100)])
     report = import_figures(clean_db, CITY_ADMIN, path)
-    assert report.status == "refused" and "states no unit" in report.error and "税收（万元）" in report.hint
+    assert report.status == "refused" and "未注明单位" in report.error and "税收（万元）" in report.hint
 
 
 def test_duplicates_of_code_and_year_are_refused_both(clean_db, tmp_path):
@@ -98,7 +98,7 @@ def test_duplicates_of_code_and_year_are_refused_both(clean_db, tmp_path):
     path = _xlsx(tmp_path / "dup.xlsx", HEADERS, [(a, "", "", 2024, 10, 100, 5), (a, "", "", 2024, 11, 100, 5)])
     report = import_figures(clean_db, CITY_ADMIN, path)
     assert report.bad_row_numbers == [2, 3]
-    assert all("duplicate" in c.reason for c in report.bad_rows)
+    assert all("重复" in c.reason for c in report.bad_rows)
 
 
 def test_unknown_enterprise_created_with_name_and_county_else_refused(clean_db, tmp_path):
@@ -117,14 +117,14 @@ def test_unknown_enterprise_created_with_name_and_county_else_refused(clean_db, 
     other = credit_code(6001)
     path2 = _xlsx(tmp_path / "noname.xlsx", ["统一社会信用代码", "年度", "税收（万元）"], [(other, 2024, 1)])
     report = import_figures(clean_db, CITY_ADMIN, path2)
-    assert report.status == "refused" and "unknown enterprise" in report.bad_rows[0].reason
+    assert report.status == "refused" and "未登记的企业" in report.bad_rows[0].reason
 
 
 def test_county_officer_may_only_import_figures_of_their_county(clean_db, tmp_path):
     mine, theirs = _enterprise(clean_db, 7, "421127"), _enterprise(clean_db, 8, "421102")
     path = _xlsx(tmp_path / "scope.xlsx", HEADERS, [(mine, "", "", 2024, 1, 1, 1), (theirs, "", "", 2024, 1, 1, 1)])
     report = import_figures(clean_db, officer("421127"), path)
-    assert report.bad_row_numbers == [3] and "outside the import scope" in report.bad_rows[0].reason
+    assert report.bad_row_numbers == [3] and "不在" in report.bad_rows[0].reason and "导入范围" in report.bad_rows[0].reason
 
 
 def test_gbk_csv_and_dry_run(clean_db, tmp_path):
@@ -140,7 +140,7 @@ def test_gbk_csv_and_dry_run(clean_db, tmp_path):
     with clean_db.connect() as conn:
         hist = conn.execute(text("SELECT reason FROM history WHERE table_name = 'enterprise_years'")).scalars().all()
         log = conn.execute(text("SELECT kind, status, inserted FROM imports ORDER BY id")).all()
-    assert hist == ["import tax.csv"]
+    assert hist == ["导入 tax.csv"]
     assert [tuple(r) for r in log] == [("figures", "dry_run", 0), ("figures", "applied", 1)]
 
 
@@ -166,4 +166,4 @@ def test_years_out_of_range_are_bad(clean_db, tmp_path, year):
     a = _enterprise(clean_db, 11)
     path = _xlsx(tmp_path / "y.xlsx", ["统一社会信用代码", "年度", "税收（万元）"], [(a, year, 1)])
     report = import_figures(clean_db, CITY_ADMIN, path)
-    assert report.bad_row_numbers == [2] and "year outside" in report.bad_rows[0].reason
+    assert report.bad_row_numbers == [2] and "年度不在" in report.bad_rows[0].reason

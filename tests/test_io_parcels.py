@@ -104,7 +104,7 @@ def test_self_intersecting_polygon_refuses_the_file_and_names_it(clean_db, tmp_p
     assert report.refused == 1
     (err,) = report.errors
     assert err.index == 3 and err.code == codes[3] and err.kind == "geometry"
-    assert "Self-intersection" in err.reason
+    assert "自相交" in err.reason
     assert err.lon == pytest.approx(HUANGZHOU[0] + 0.01, abs=0.01) and err.lat == pytest.approx(HUANGZHOU[1], abs=0.01)
     assert _counts(clean_db) == before  # nothing written, no history
 
@@ -119,7 +119,7 @@ def test_fix_repairs_small_defects_and_still_refuses_large_area_changes(clean_db
     assert by_index[0].accepted and 0 < by_index[0].change_pct < 1.0
     assert not by_index[1].accepted
     assert [e.code for e in report.errors] == [code(2)]
-    assert "ST_MakeValid" in report.errors[0].reason
+    assert "自动修复" in report.errors[0].reason
     # Without the bad one, --fix writes the repaired polygon, valid, with its area change reported.
     shp2 = write_shapefile(tmp_path / "fix2.shp", project([small], 4547), {"宗地代码": [code(1)]}, 4547)
     report = import_parcels(clean_db, CITY_ADMIN, shp2, ParcelImportOptions(fix=True))
@@ -129,7 +129,7 @@ def test_fix_repairs_small_defects_and_still_refuses_large_area_changes(clean_db
         assert conn.execute(text("SELECT ST_IsValid(geom) FROM parcels WHERE code = :c"), {"c": code(1)}).scalar_one()
     # And without --fix the same file is refused.
     report = import_parcels(clean_db, CITY_ADMIN, shp2)
-    assert report.status == "refused" and "--fix" in report.errors[0].reason
+    assert report.status == "refused" and "自动修复" in report.errors[0].reason
 
 
 def test_dry_run_changes_nothing_but_reports_and_logs(clean_db, tmp_path):
@@ -174,7 +174,7 @@ def test_existing_codes_update_with_history_and_new_codes_insert(clean_db, tmp_p
         ).all()
         land_use = conn.execute(text("SELECT land_use FROM parcels WHERE code = :c"), {"c": code(2)}).scalar_one()
     assert len(hist) == 2
-    assert {h.reason for h in hist} == {"import second.shp"} and {h.actor for h in hist} == {CITY_ADMIN.actor}
+    assert {h.reason for h in hist} == {"导入 second.shp"} and {h.actor for h in hist} == {CITY_ADMIN.actor}
     assert "geom" in hist[0].after and land_use == "0604"
     # the same file again changes nothing
     again = import_parcels(clean_db, CITY_ADMIN, shp2)
@@ -210,7 +210,7 @@ def test_outside_huanggang_codes_and_duplicates_are_all_reported(clean_db, tmp_p
     kinds = {(e.index, e.kind) for e in report.errors}
     assert (1, "code") in kinds and (0, "duplicate") in kinds and (2, "duplicate") in kinds and (3, "location") in kinds
     code_err = next(e for e in report.errors if e.kind == "code")
-    assert "宗地代码" in code_err.reason and "19 characters" in code_err.reason
+    assert "宗地代码" in code_err.reason and "应为 19 位" in code_err.reason
     assert _counts(clean_db) == (0, 0)
 
 
@@ -247,7 +247,7 @@ def test_cgcs2000_geopackage_and_gcj02_source_datum(clean_db, tmp_path):
 def test_file_without_crs_is_refused_and_logged(clean_db, tmp_path):
     shp = write_shapefile(tmp_path / "noprj.shp", project(lots(HUANGZHOU, 2), 4547), {"宗地代码": [code(1), code(2)]}, None)
     report = import_parcels(clean_db, CITY_ADMIN, shp)
-    assert report.status == "refused" and "no CRS" in report.error and "--crs 4547" in report.hint
+    assert report.status == "refused" and "没有坐标系" in report.error and "EPSG:4547" in report.hint
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT status FROM imports WHERE id = :i"), {"i": report.import_id}).scalar_one() == "refused"
     assert import_parcels(clean_db, CITY_ADMIN, shp, ParcelImportOptions(crs="4547")).status == "applied"
@@ -258,7 +258,7 @@ def test_saved_mapping_per_source(clean_db, tmp_path):
     shp = write_shapefile(tmp_path / "odd.shp", project(geoms, 4547),
                           {"BH": [code(1), code(2)], "YT": ["0601", "0604"]}, 4547)
     refused = import_parcels(clean_db, CITY_ADMIN, shp)
-    assert refused.status == "refused" and "no parcel code column" in refused.error
+    assert refused.status == "refused" and "没有宗地代码列" in refused.error
     opts = ParcelImportOptions(mapping="io-test-source", columns={"code": "BH", "land_use": "YT"})
     assert import_parcels(clean_db, CITY_ADMIN, shp, opts).status == "applied"
     # next delivery from the same source: the saved mapping is enough

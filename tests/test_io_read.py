@@ -67,7 +67,7 @@ def test_prefix_of_another_zone_than_the_prj_is_refused(tmp_path):
     shp = write_shapefile(tmp_path / "wrong.shp", geoms, {"ZDDM": [code(1)]}, 4547)
     with pytest.raises(CrsRefused) as err:
         read_layer(shp)
-    assert "start with 39" in str(err.value) and err.value.proposed_epsg == 4527
+    assert "以 39 开头" in str(err.value) and err.value.proposed_epsg == 4527
 
 
 def test_gbk_dbf_with_cpg_reads_chinese(tmp_path):
@@ -115,7 +115,7 @@ def test_file_without_crs_is_refused_with_proposed_zone(tmp_path):
     with pytest.raises(CrsRefused) as err:
         read_layer(shp)
     msg = str(err.value)
-    assert "no CRS" in msg and "zone 38" in msg and "--crs 4547" in msg
+    assert "没有坐标系" in msg and "38 带" in msg and "EPSG:4547" in msg
     assert err.value.proposed_epsg == 4547
     gdf = read_layer(shp, crs="4547")  # and the proposal works
     assert gdf.crs.to_epsg() == 4490 and 114.8 < gdf.geometry.iloc[0].centroid.x < 115.0
@@ -125,7 +125,7 @@ def test_prefixed_file_without_crs_proposes_4526(tmp_path):
     shp = write_shapefile(tmp_path / "noprj38.shp", project(lots(HUANGZHOU, 2), 4526), {"ZDDM": [code(1), code(2)]}, None)
     with pytest.raises(CrsRefused) as err:
         read_layer(shp)
-    assert err.value.proposed_epsg == 4526 and "--crs 4526" in str(err.value)
+    assert err.value.proposed_epsg == 4526 and "EPSG:4526" in str(err.value)
 
 
 def test_swapped_xy_is_refused_with_hint(tmp_path):
@@ -133,11 +133,11 @@ def test_swapped_xy_is_refused_with_hint(tmp_path):
     shp = write_shapefile(tmp_path / "swapped.shp", geoms, {"ZDDM": [code(1), code(2)]}, 4547)
     with pytest.raises(CrsRefused) as err:
         read_layer(shp)
-    assert "swapped" in str(err.value)
-    assert "exchange the columns" in (err.value.hint or "")
+    assert "填反" in str(err.value)
+    assert "交换" in (err.value.hint or "")
     # also without a CRS
     shp.with_suffix(".prj").unlink()
-    with pytest.raises(CrsRefused, match="swapped"):
+    with pytest.raises(CrsRefused, match="填反"):
         read_layer(shp)
 
 
@@ -148,7 +148,7 @@ def test_cgcs2000_geopackage_with_layer_choice(tmp_path):
     gpd.GeoDataFrame({"名称": ["红线"]}, geometry=[geoms[0].buffer(0.01)], crs=4490).to_file(gpkg, layer="红线")
     with pytest.raises(SpatialReadError) as err:
         read_layer(gpkg)
-    assert "--layer" in str(err.value) and "宗地" in str(err.value)
+    assert "指定图层" in str(err.value) and "宗地" in str(err.value)
     gdf, report = read_layer_with_report(gpkg, layer="宗地")
     assert report.crs == "EPSG:4490" and report.layers == ["宗地", "红线"]
     assert gdf.geometry.iloc[0].equals_exact(geoms[0], 1e-12)
@@ -188,7 +188,7 @@ def test_csv_with_wkt_needs_crs_and_reads_gbk(tmp_path):
     path.write_bytes("\r\n".join(lines).encode("gbk"))
     with pytest.raises(CrsRefused) as err:
         read_layer(path)
-    assert "CSV carries no CRS" in str(err.value) and err.value.proposed_epsg == 4490
+    assert "CSV 文件不带坐标系" in str(err.value) and err.value.proposed_epsg == 4490
     gdf, report = read_layer_with_report(path, crs=4490)
     assert list(gdf["地类"]) == ["工业用地", "工业用地"]
     assert report.encoding == "gb18030"
@@ -198,7 +198,7 @@ def test_csv_with_wkt_needs_crs_and_reads_gbk(tmp_path):
 def test_unsupported_file_is_refused(tmp_path):
     p = tmp_path / "notes.docx"
     p.write_bytes(b"PK\x03\x04")
-    with pytest.raises(SpatialReadError, match="not a supported spatial file"):
+    with pytest.raises(SpatialReadError, match="不是支持的空间数据文件"):
         read_layer(p)
 
 
@@ -217,7 +217,7 @@ def test_utf8_dbf_with_cut_chinese_field_names_still_reads(tmp_path):
     assert gdf["地类"].iloc[0] == "工业用地"
     (cut,) = [c for c in gdf.columns if c.startswith("宗地代")]
     assert gdf[cut].iloc[0] == code(1)
-    assert any("10 bytes" in n for n in report.notes)
+    assert any("10 字节" in n for n in report.notes)
 
 
 def test_shapefile_folder_with_layer_choice(tmp_path):
@@ -228,6 +228,6 @@ def test_shapefile_folder_with_layer_choice(tmp_path):
     write_shapefile(folder / "界址点.shp", project(lots(HUANGZHOU, 1), 4547), {"ZDDM": [code(3)]}, 4547)
     with pytest.raises(SpatialReadError) as err:
         read_layer(folder)
-    assert "--layer" in str(err.value)
+    assert "指定图层" in str(err.value)
     gdf, report = read_layer_with_report(folder, layer="宗地")
     assert len(gdf) == 2 and report.layer == "宗地" and sorted(report.layers) == ["宗地", "界址点"]

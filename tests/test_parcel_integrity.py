@@ -145,7 +145,7 @@ def test_page_form_refuses_a_park_that_does_not_hold_the_parcel(demo) -> None:  
     version = int(re.search(r'name="version" value="(\d+)"', form).group(1))
     data.update({"version": str(version), "csrf": re.search(r'name="csrf" value="([^"]+)"', page).group(1),
                  "reason": "改划园区"})
-    for park, shown in ((other, "超出|outside its park"), (foreign, "park_id")):
+    for park, shown in ((other, "超出|outside its park"), (foreign, "园区.*位于")):
         r = client.post(f"/parcels/{code}/edit", data={**data, "park_id": str(park)}, follow_redirects=False)
         assert r.status_code == 422 and "未保存" in r.text and re.search(shown, r.text), r.text[:300]
     assert _one(engine, "SELECT park_id, version FROM parcels WHERE code = :c", c=code) == (park_id, version)

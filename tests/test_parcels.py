@@ -56,7 +56,7 @@ def test_duplicate_parcel_code_refused(clean_db):
 def test_bad_credit_code_refused(clean_db):
     good = credit_code(7)
     bad = good[:17] + ("0" if good[17] != "0" else "1")
-    with pytest.raises(InvalidEnterprise, match="check character"):
+    with pytest.raises(InvalidEnterprise, match="校验码"):
         with transaction(clean_db, "test", "bad") as conn:
             create_enterprise(conn, EnterpriseInput(credit_code=bad, name="测试企业", adcode="421102"))
     with transaction(clean_db, "test", "good") as conn:

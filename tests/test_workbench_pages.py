@@ -155,7 +155,7 @@ def test_parcel_page_shows_facts_history_and_the_officers_edit_form(site) -> Non
     holder = one(engine, "SELECT e.name FROM parcels p JOIN enterprises e ON e.id = p.holder_id WHERE p.code = :c", c=code)[0]
     assert holder in html and "亩（椭球面积）" in html
     assert 'id="edit-form"' in html and 'name="version" value="1"' in html
-    assert "新增宗地" in html and "hggis demo load" in html  # the history, with who and what
+    assert "新增宗地" in html and "示例数据加载程序" in html  # the history, with who and what
     assert 'id="flag-form"' not in html  # flags are the park managers' action
     manager_html = client_for(site, "manager").get(f"/parcels/{a_parcel(engine, park_id=PARK)}").text
     assert 'id="flag-form"' in manager_html and 'id="edit-form"' not in manager_html
@@ -190,7 +190,7 @@ def test_officer_edit_saves_with_reason_and_history_labels_it_in_chinese(site) -
     page = client.get(r.headers["location"]).text
     history = page.split('id="history"')[1]
     assert "已建基底面积（平方米）" in history and "4321" in history and "现场复核已建基底面积" in history
-    assert "pg-officer (county_officer)" in history
+    assert "pg-officer（县级自然资源干部）" in history
 
 
 def test_edit_errors_are_chinese_next_to_the_field_and_keep_the_input(site) -> None:  # noqa: ANN001
@@ -222,7 +222,7 @@ def test_a_stale_edit_names_who_changed_the_parcel_and_keeps_the_users_input(sit
     r = client.post(f"/parcels/{code}/edit", data=data)
     assert r.status_code == 409
     stale = r.text.split('class="error stale"')[1].split("</div>")[0]
-    assert "zhang (city_admin)" in stale and "第 1 版" in stale and "第 2 版" in stale
+    assert "zhang（市级管理员）" in stale and "第 1 版" in stale and "第 2 版" in stale
     assert 'value="9999"' in r.text and "我的修改" in r.text  # the input survives
     assert 'name="version" value="2"' in r.text  # saving again is a deliberate decision
     row = one(engine, "SELECT contract_no, version FROM parcels WHERE code = :c", c=code)

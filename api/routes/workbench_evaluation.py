@@ -29,6 +29,7 @@ from api.workbench import (
     see_other,
     show,
 )
+from hggis import clock
 from hggis.access.policy import Principal, grant
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, model, report, results, runs
@@ -36,6 +37,7 @@ from hggis.evaluation.model import CLASS_LABELS, GROUP_LABELS
 from hggis.evaluation.results import ResultFilter
 from hggis.inputs import is_row_id
 from hggis.workbench.model_form import MODEL_FORM_ERRORS, model_changes, model_form_values
+from hggis.workbench.words import plain_text
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -57,8 +59,8 @@ def _options(conn: Connection) -> dict[str, Any]:
 
 def _choices(conn: Connection, principal: Principal, all_runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "run_choices": [(r["id"], f"{r['year']} 年度 · 批次 #{r['id']}（{r['created_at'][:10]}）") for r in all_runs],
-        "model_choices": [(str(v["id"]), f"#{v['id']} {v['name']}（{v['valid_from']}–{v['valid_to'] or ''}）")
+        "run_choices": [(r["id"], f"{r['year']} 年度 · 批次 #{r['id']}（{clock.display_date(r['created_at'])}）") for r in all_runs],
+        "model_choices": [(str(v["id"]), f"#{v['id']} {plain_text(v['name'])}（{v['valid_from']}–{v['valid_to'] or ''}）")
                           for v in model.list_models(conn, principal)],
     }
 
@@ -112,7 +114,9 @@ def evaluation(request: Request, principal: Principal = PageUser, conn: Connecti
         keep = {"run": run["id"], "class": flt.class_code, "group": flt.size_group, "park_id": flt.park_id,
                 "industry": flt.industry_code, "sort": sort}
         comparison = _comparison(conn, principal, run)
+        rank_by = results.run_model(conn, run["id"])[1].parks.rank_by
         context.update({
+            "rank_by": rank_by, "rank_label": aggregates.RANK_BY_LABELS.get(rank_by, rank_by),
             "filters": {"class": flt.class_code or "", "group": flt.size_group or "", "park_id": str(flt.park_id or ""),
                         "industry": flt.industry_code or "", "sort": sort},
             "listing": listing,
@@ -177,10 +181,14 @@ def excel(request: Request, run: str = "", principal: Principal = PageUser, conn
 def compare(request: Request, run: str = "", page: str | None = None, principal: Principal = PageUser,
             conn: Connection = Depends(connection)) -> Response:
     require_grant(principal, "evaluation")
-    try:
-        info = runs.get_run(conn, principal, int_param(run, 0, lo=0))
-    except runs.RunError:
-        raise PageNotFound(f"没有评价批次 {run}") from None
+    all_runs = runs.list_runs(conn, principal)
+    if not all_runs:
+        raise PageNotFound("还没有评价批次：请先运行亩均效益评价")
+    chosen = _chosen_run(conn, principal, all_runs, {"run": run})  # no run number: the newest run
+    if run.strip() and str(chosen["id"]) != run.strip():
+        listed = "、".join(f"#{r['id']}" for r in all_runs)
+        raise PageNotFound(f"没有评价批次 {run}（现有批次：{listed}）")
+    info = runs.get_run(conn, principal, chosen["id"])
     comparison = _comparison(conn, principal, info)
     if comparison is None:
         raise PageNotFound(f"{info['year'] - 1} 年度没有评价结果，无法比较")

@@ -47,6 +47,7 @@ CRS_CHOICES = [("", "自动识别（按 .prj 和坐标范围）"), ("4490", "CGC
                ("4527", "CGCS2000 3° 高斯-克吕格 39 带（带号）EPSG:4527")]
 DATUM_CHOICES = [("", "CGCS2000 / WGS84（默认）"), ("gcj02", "GCJ-02（高德、腾讯地图坐标，将转换）")]
 STATUS_TEXT = {"applied": "已导入", "dry_run": "试运行：未写入任何数据", "refused": "已拒绝：未写入任何数据"}
+CRS_SOURCE_TEXT = {"file": "按文件声明", "--crs": "按指定", "corrected": "按坐标数值更正了文件声明", "implied": "按文件格式默认"}
 FIELD_NAMES = {kind: {field: names[0] for field, names in columns.items()} for kind, columns in DEFAULTS.items()}
 ENCODING_CHOICES = [("", "自动识别"), ("utf-8", "UTF-8"), ("gbk", "GBK"), ("gb18030", "GB18030")]
 
@@ -176,6 +177,9 @@ def _report_context(run: dict[str, Any], item: staging.Staged | None, page: int,
     pager = Pager(page, ISSUES_PAGE, len(findings), base)
     return {
         "run": run, "r": report, "item": item, "kind_text": KIND_TEXT, "status_text": STATUS_TEXT,
+        "crs_source_text": CRS_SOURCE_TEXT, "crs_choices": [c for c in CRS_CHOICES if c[0]],
+        "can_choose_crs": item is not None and run["kind"] == "parcels" and bool(report.get("crs_refused"))
+        and not report.get("swapped_axes"),
         "field_names": FIELD_NAMES.get(run["kind"], {}),
         "findings": findings[pager.offset:pager.offset + ISSUES_PAGE], "pager": pager,
         "can_confirm": item is not None and run["status"] == "dry_run" and run["dry_run"],
@@ -192,6 +196,26 @@ async def confirm(token: str, principal: Principal = FormUser, db: Engine = Depe
     report = await run_in_threadpool(_run, db, principal, item, False)
     staging.discard(token)
     return see_other(f"/imports/{report.import_id}")
+
+
+@router.post("/imports/pending/{token}/crs")
+async def choose_crs(token: str, crs: Annotated[str, Form(max_length=10)] = "", principal: Principal = FormUser,
+                     db: Engine = Depends(engine)) -> Response:
+    """Read the same staged file again in the coordinate system the officer chose, as a new dry run.
+
+    A file refused for its CRS is answered on the page, with the same choice the upload form
+    offers, rather than with a command-line option.
+    """
+    require_import_right(principal)
+    try:
+        item = staging.load(token, principal.username)
+    except staging.StagingError as exc:
+        raise PageNotFound(str(exc)) from None
+    if item.kind == "parcels" and choice(crs, {c for c, _ in CRS_CHOICES if c}) is not None:
+        item.options["crs"] = crs
+        report = await run_in_threadpool(_run, db, principal, item, True)
+        staging.remember_dry_run(item, report.import_id)
+    return see_other(f"/imports/pending/{token}")
 
 
 @router.post("/imports/pending/{token}/discard")

@@ -205,7 +205,7 @@ def _reserve(conn: Connection, principal: Principal, targets: dict[tuple[str, st
          "status": r.status, "status_label": r.status_label, "gap_mu": round(r.gap_mu, 1)}
         for r in ledger.rows
     ]
-    return {"source": "标准地储备台账（hggis.reserves）", "rows": rows,
+    return {"source": "标准地储备台账", "rows": rows,
             "within": sum(1 for r in rows if r["status"] == "within"),
             "total_mu": round(sum(r["reserve_mu"] for r in rows), 1)}
 

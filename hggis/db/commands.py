@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
+from hggis.db.backup import BackupError, default_backup_path
 from hggis.db.cluster import ClusterError, embedded_cluster
 from hggis.db.engine import DatabaseUnavailable, check_database, database_url, get_engine, mask_url
 
@@ -40,7 +44,7 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort):
         raise
-    except (ClusterError, DatabaseUnavailable) as exc:
+    except (ClusterError, DatabaseUnavailable, BackupError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted")
@@ -97,3 +101,46 @@ def status() -> None:
         typer.echo(f"port: {st.port}")
         typer.echo(f"data dir: {st.data_dir}")
         typer.echo(f"version: {'PostgreSQL ' + st.version if st.version else '-'}")
+
+
+@db_app.command()
+def backup(
+    file: Annotated[Path | None, typer.Argument(help="archive to write (default HGGIS_VAR_DIR/backups/<db>-<UTC time>.dump)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite FILE if it exists")] = False,
+) -> None:
+    """Back up the database (pg_dump custom format, as the owner role) with a manifest of its tables."""
+    from hggis.db import backup as backups
+
+    with _one_line_errors():
+        settings = _settings()
+        owner_url = database_url(settings, "owner")
+        target = file or default_backup_path(settings.hggis_var_dir, make_url(owner_url).database or "hggis")
+        manifest = backups.backup(owner_url, target, overwrite=force)
+        typer.echo(
+            f"backup written: {target.absolute()} ({manifest.size / 1e6:.1f} MB, sha256 {manifest.sha256}); "
+            f"{len(manifest.tables)} tables, {manifest.rows} rows; manifest {backups.manifest_path(target.absolute())}"
+        )
+
+
+@db_app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="archive written by `hggis db backup`")],
+    force: Annotated[bool, typer.Option("--force", help="drop what the database holds before restoring")] = False,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="restore an archive without its manifest (no checksum, no row check)")
+    ] = False,
+) -> None:
+    """Restore a backup into an empty database as the owner role, then grant the app role and verify every table."""
+    from hggis.db import backup as backups
+    from hggis.db.migrate import app_role_name
+
+    with _one_line_errors():
+        settings = _settings()
+        report = backups.restore(database_url(settings, "owner"), file, app_role_name(settings), force=force,
+                                 verify=not no_verify)
+        replaced = f"; {report.replaced} existing objects dropped first" if report.replaced else ""
+        checked = "row counts and checksums match the manifest" if report.verified else "not verified (--no-verify)"
+        typer.echo(
+            f"restored {file} into {report.database}: {report.tables} tables, {report.rows} rows{replaced}; "
+            f"{checked}; {report.grants}"
+        )

@@ -49,6 +49,11 @@ from hggis.demo.generator import (
 )
 
 ACTOR = "hggis demo load"
+
+
+def demo_reason(seed: int) -> str:
+    """The history reason of a demo load, in the words pages show."""
+    return f"加载合成示例数据（随机种子 {seed}）"
 META_KEY = "demo"
 ALREADY_LOADED = "already loaded"
 LOADED = "loaded"
@@ -232,7 +237,7 @@ def load_demo(engine: Engine, seed: int = 2023, progress: Progress | None = None
     """
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    with transaction(engine, ACTOR, f"synthetic demo data, seed {seed}") as conn:
+    with transaction(engine, ACTOR, demo_reason(seed)) as conn:
         # Two loads at once: the second waits here and then finds the first one's marker.
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('hggis demo load'))"))
         names = [block_economy_name(a, label) for a, label, _p in BLOCK_ECONOMIES]

@@ -34,6 +34,13 @@ from sqlalchemy.engine import Connection
 from hggis.access.policy import Principal
 from hggis.evaluation.model import ModelParams
 
+#: What parks and counties may be ranked by (``parks.rank_by`` of the model), as pages name it.
+RANK_BY_LABELS = {
+    "industrial_tax_per_mu": "工业用地亩均税收（万元/亩）",
+    "tax_per_mu": "参评企业亩均税收（万元/亩）",
+    "industrial_revenue_per_mu": "工业用地亩均营业收入（万元/亩）",
+}
+
 _LEVELS = {
     # level: (key column of parcels/results, the list of units, its name column)
     "park": ("park_id", "SELECT k.id AS park_id, k.adcode, k.name FROM parks k", "park_id"),

@@ -25,11 +25,13 @@ from sqlalchemy.engine import Connection
 
 from hggis import clock
 from hggis.access.policy import Principal
+from hggis.db.models import PARCEL_STATUSES
 from hggis.evaluation import policies
 from hggis.evaluation.aggregates import read_aggregates
 from hggis.evaluation.model import CLASS_LABELS, DENOMINATORS, FIGURES, GROUP_LONG_LABELS, QUALITY_CHECKS, ModelParams
-from hggis.evaluation.results import REASON_LABELS, rule_text, run_model
+from hggis.evaluation.results import REASON_LABELS, quality_field_labels, rule_text, run_model
 from hggis.evaluation.runs import authorize_read, get_run, result_scope
+from hggis.workbench.words import plain_text
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOLD = Font(bold=True)
@@ -99,17 +101,17 @@ def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelPa
     facts: list[tuple[str, Any, str | None]] = [
         ("评价年度", run["year"], INT),
         ("评价批次号", run["id"], INT),
-        ("评价时间", run["created_at"], None),
-        ("报表生成时间", clock.now().strftime("%Y-%m-%d %H:%M"), None),
+        ("评价时间", clock.display_time(run["created_at"]), None),
+        ("报表生成时间", clock.display_time(clock.now()), None),
         ("报表范围", scope, None),
-        ("评价模型", f"{run['model_name']}（编号 {run['model_id']}）", None),
+        ("评价模型", f"{plain_text(run['model_name'])}（编号 {run['model_id']}）", None),
         ("基准值方式", BENCH_MODES[params.benchmark_mode], None),
         ("单项得分上限（倍权重）", params.score_cap, F2),
         ("单项得分下限（倍权重）", params.score_floor, F2),
         ("参评用地门槛（亩）", params.min_land_mu, F2),
         ("规上企业营业收入门槛（万元）", params.above_size_revenue, F2),
         ("承租企业规则", LESSEE_RULES[params.lessee_rule], None),
-        ("计入用地的宗地状态", "、".join(params.land_statuses), None),
+        ("计入用地的宗地状态", "、".join(PARCEL_STATUSES.get(s, s) for s in params.land_statuses), None),
         ("类别名额（累计比例）", "；".join(f"{q.class_code}类 {q.cumulative:.0%}" for q in params.quotas), None),
         ("名额取整与并列规则", "各类别名次界限取最接近的整数（0.5进位）；总分相同者并列名次、同享较优类别", None),
         ("安全环保事故一票否决", f"是，最高评为{ov.accident_best_class}类" if ov.accident_veto else "否", None),
@@ -209,7 +211,7 @@ def build_workbook(conn: Connection, principal: Principal, run_id: int) -> Workb
     _aggregate_sheet(wb, "园区", read_aggregates(conn, principal, run_id, "park"), counties, with_park=True)
     _aggregate_sheet(wb, "县（市、区）", read_aggregates(conn, principal, run_id, "county"), counties, with_park=False)
     _not_evaluated_sheet(wb, conn, where, bind, names)
-    _quality_sheet(wb, conn, where, bind)
+    _quality_sheet(wb, conn, where, bind, params)
     _policy_sheet(wb, year_policies)
     return wb
 
@@ -264,8 +266,9 @@ def _not_evaluated_sheet(wb: Workbook, conn: Connection, where: str, bind: dict,
     _fit(ws)
 
 
-def _quality_sheet(wb: Workbook, conn: Connection, where: str, bind: dict) -> None:
+def _quality_sheet(wb: Workbook, conn: Connection, where: str, bind: dict, params: ModelParams) -> None:
     ws = wb.create_sheet("数据质量")
+    field_labels = quality_field_labels(params)
     rows = conn.execute(
         text(
             "SELECT q.*, r.name, r.credit_code FROM evaluation_quality_issues q JOIN evaluation_results r "
@@ -275,7 +278,7 @@ def _quality_sheet(wb: Workbook, conn: Connection, where: str, bind: dict) -> No
         bind,
     ).all()
     out = [
-        [r.name, r.credit_code, QUALITY_CHECKS.get(r.check_code, r.check_code), r.field, r.value,
+        [r.name, r.credit_code, QUALITY_CHECKS.get(r.check_code, r.check_code), field_labels.get(r.field, r.field), r.value,
          "是" if r.blocking else "否", r.reason]
         for r in rows
     ]

@@ -151,6 +151,18 @@ def list_results(
 # ----------------------------------------------------------------------------------------
 
 
+#: Quality findings name the enterprise's own fields too, not only figures and indicators.
+QUALITY_FIELD_LABELS = {"credit_code": "统一社会信用代码", "name": "企业名称", "land_mu": "用地面积（亩）"}
+
+
+def quality_field_labels(params: ModelParams) -> dict[str, str]:
+    """Chinese names of the fields a quality finding may name (figures, indicators, identity)."""
+    out = {key: f"{label}（{unit}）" for key, (label, unit) in FIGURES.items()}
+    out.update({i.key: f"{i.label}（{i.unit}）" for g in ("above", "below") for i in params.group_indicators(g)})
+    out.update(QUALITY_FIELD_LABELS)
+    return out
+
+
 def rule_text(rule: dict[str, Any], params: ModelParams, labels: dict[str, str]) -> str:
     code = rule.get("rule")
     ind = labels.get(rule.get("indicator", ""), rule.get("indicator", ""))

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal, scope_clause
 from hggis.errors import Invalid
 from hggis.idle.cases import STATE_LABELS
@@ -178,7 +179,7 @@ def to_xlsx(rows: list[dict[str, Any]], as_of: dt.date) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "闲置土地期限"
-    ws.append([f"闲置和低效用地期限提醒（截至 {as_of.isoformat()}）"])
+    ws.append([f"闲置和低效用地期限提醒（截至 {clock.display_date(as_of)}）"])
     ws["A1"].font = Font(bold=True)
     ws.append(list(COLUMNS.values()))
     for cell in ws[2]:

@@ -95,7 +95,7 @@ def normalise_encoding(value: str | None) -> str | None:
         return codecs.lookup(value.strip()).name
     except LookupError:
         raise SpatialReadError(
-            f"unknown encoding {value!r}", "use utf-8, gbk or gb18030"
+            f"无法识别的编码 {value!r}", "请使用 UTF-8、GBK 或 GB18030"
         ) from None
 
 
@@ -107,18 +107,18 @@ def sniff_text_encoding(data: bytes) -> tuple[str, str]:
     """
     try:
         data.decode("utf-8")
-        return "utf-8", "no encoding declared; the bytes are valid UTF-8"
+        return "utf-8", "未声明编码，内容是有效的 UTF-8"
     except UnicodeDecodeError:
         pass
     try:
         data.decode("gb18030")
-        return "gb18030", "no encoding declared; the bytes are not UTF-8 but decode as GBK/GB18030"
+        return "gb18030", "未声明编码，内容不是 UTF-8，可按 GBK/GB18030 解码"
     except UnicodeDecodeError:
-        return "latin-1", "no encoding declared and the bytes are neither UTF-8 nor GBK; read as Latin-1"
+        return "latin-1", "未声明编码，内容既不是 UTF-8 也不是 GBK，按 Latin-1 读取"
 
 
 def as_path(path: Any) -> Path:
     p = Path(path)
     if not p.exists():
-        raise SpatialReadError(f"{p}: no such file or folder")
+        raise SpatialReadError(f"{p}：文件或文件夹不存在")
     return p

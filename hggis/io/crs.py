@@ -7,8 +7,9 @@ The CRS a file declares is checked against the coordinates before it is trusted:
   round, with a note; a prefix naming another zone is refused;
 - X/Y swapped columns (northing first, the Chinese survey convention) are refused with a
   hint, never silently swapped: a person must look at such a file;
-- a file without a CRS is refused with the zone the coordinate magnitudes suggest and the
-  ``--crs`` option, because a wrong zone moves data ~290 km;
+- a file without a CRS is refused with the zone the coordinate magnitudes suggest (the
+  refusal carries ``proposed_epsg``: the CLI offers ``--crs``, the upload page a choice of
+  coordinate system), because a wrong zone moves data ~290 km;
 - metres under a geographic CRS (e.g. a GeoJSON without ``crs`` member holding GK
   coordinates) are treated as "no CRS".
 """
@@ -39,9 +40,11 @@ EXPORT_EPSG = (4490, 4526, 4527, 4547, 4548)
 class CrsRefused(SpatialReadError):
     """The file's CRS is missing or contradicts its coordinates."""
 
-    def __init__(self, message: str, hint: str | None = None, proposed_epsg: int | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, proposed_epsg: int | None = None,
+                 swapped: bool = False) -> None:
         super().__init__(message, hint)
         self.proposed_epsg = proposed_epsg
+        self.swapped = swapped
 
 
 @dataclass
@@ -73,7 +76,7 @@ def parse_crs(value: Any) -> CRS:
     try:
         return CRS.from_epsg(int(text)) if text.isdigit() else CRS.from_user_input(text)
     except Exception as exc:
-        raise SpatialReadError(f"unknown CRS {value!r}: {exc}", "give an EPSG code such as 4547") from None
+        raise SpatialReadError(f"无法识别的坐标系 {value!r}：{exc}", "请给出 EPSG 代码，例如 4547") from None
 
 
 def crs_label(crs: CRS | None) -> str | None:
@@ -84,18 +87,20 @@ def crs_label(crs: CRS | None) -> str | None:
 
 
 def _proposal(guess: GuessResult) -> tuple[str, int | None]:
+    """The hint of a refusal, in words for any door (the CLI adds ``--crs``, the page offers a choice)."""
     if guess.epsg is not None:
-        return f"re-run with --crs {guess.epsg} if that is right", guess.epsg
+        return f"如确认无误，请指定坐标系 EPSG:{guess.epsg} 后重新导入", guess.epsg
     if guess.candidates:
-        return "re-run with --crs " + " or --crs ".join(str(c) for c in guess.candidates), None
-    return "ask the data supplier which CRS the coordinates are in, then re-run with --crs EPSG", None
+        return "请指定坐标系 " + " 或 ".join(f"EPSG:{c}" for c in guess.candidates) + " 后重新导入", None
+    return "请向数据提供方确认坐标所用的坐标系，指定该坐标系后重新导入", None
 
 
 def _refuse_swapped(guess: GuessResult, what: str) -> None:
     raise CrsRefused(
-        f"{what}: X and Y are swapped: {guess.reason}",
-        guess.hint or "exchange the X and Y columns before import",
+        f"{what}：X、Y 坐标填反：{guess.reason}",
+        guess.hint or "请交换 X、Y 两列后再导入",
         guess.epsg,
+        swapped=True,
     )
 
 
@@ -133,24 +138,23 @@ def _reconcile_gk(crs: CRS, xs: np.ndarray, said: str) -> CrsDecision | None:
     if kind == "prefixed":
         if len(zones) > 1:
             raise CrsRefused(
-                f"eastings carry zone prefixes {sorted(zones)}: one file mixes zones",
-                "split the file by zone prefix and import each part",
+                f"横坐标带有不同带号 {sorted(zones)}：一个文件混有多个投影带",
+                "请按带号拆分文件后分别导入",
             )
         (pz,) = zones
         if pz != zone.zone:
             other = GK_ZONES[pz]
             raise CrsRefused(
-                f"{said} {label} (zone {zone.zone}) but the eastings start with {pz} (zone {pz})",
-                f"if the prefix is right, re-run with --crs {other.epsg_prefixed}",
+                f"{said} {label}（{zone.zone} 带），但横坐标以 {pz} 开头（{pz} 带）",
+                f"如带号无误，请指定坐标系 EPSG:{other.epsg_prefixed} 后重新导入",
                 other.epsg_prefixed,
             )
         if not prefixed:
             return CrsDecision(
                 CRS.from_epsg(zone.epsg_prefixed), "corrected", label, zone.zone, True,
                 [
-                    f"{said} {label} (zone {zone.zone}, easting without zone prefix) but the eastings are "
-                    f"{zone.zone}xxxxxx: they carry the zone prefix, so the file is read as "
-                    f"EPSG:{zone.epsg_prefixed} (same zone, false easting {zone.false_easting_prefixed:.0f})"
+                    f"{said} {label}（{zone.zone} 带，横坐标无带号），但横坐标为 {zone.zone}xxxxxx，带有带号："
+                    f"按 EPSG:{zone.epsg_prefixed} 读取（同一投影带，东伪偏移 {zone.false_easting_prefixed:.0f}）"
                 ],
             )
         return CrsDecision(crs, "file", label, zone.zone, True)
@@ -158,8 +162,8 @@ def _reconcile_gk(crs: CRS, xs: np.ndarray, said: str) -> CrsDecision | None:
         return CrsDecision(
             CRS.from_epsg(zone.epsg_unprefixed), "corrected", label, zone.zone, False,
             [
-                f"{said} {label} (zone {zone.zone} with zone prefix) but the eastings are 6-digit, without "
-                f"prefix: the file is read as EPSG:{zone.epsg_unprefixed} (same zone)"
+                f"{said} {label}（{zone.zone} 带，带带号），但横坐标为 6 位、无带号："
+                f"按 EPSG:{zone.epsg_unprefixed} 读取（同一投影带）"
             ],
         )
     return CrsDecision(crs, "file", label, zone.zone, prefixed)
@@ -173,7 +177,7 @@ def decide_crs(
     override: Any = None,
     implied: str | None = None,
     never_has_crs: bool = False,
-    what: str = "file",
+    what: str = "文件",
 ) -> CrsDecision:
     """The CRS to read ``xs``/``ys`` (a sample of the file's raw coordinates) in.
 
@@ -185,27 +189,27 @@ def decide_crs(
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     if x.size == 0:
-        raise CrsRefused(f"{what}: no coordinates to read (every geometry is empty)")
+        raise CrsRefused(f"{what}：没有可读取的坐标（所有图形都为空）")
     guess = guess_crs_from_coords(x, y)
     if guess.swapped:
         _refuse_swapped(guess, what)
 
     if override is not None:
-        crs, said, source = parse_crs(override), "--crs says", "--crs"
+        crs, said, source = parse_crs(override), "指定的坐标系为", "--crs"
     elif declared is not None:
-        crs, said, source = declared, "the file's CRS (.prj) says", "file"
+        crs, said, source = declared, "文件声明的坐标系（.prj）为", "file"
     elif implied is not None and not never_has_crs:
-        crs, said, source = parse_crs(implied), f"the format implies", "implied"
+        crs, said, source = parse_crs(implied), "文件格式默认的坐标系为", "implied"
     else:
         hint, code = _proposal(guess)
-        why = "a CSV carries no CRS" if never_has_crs else "the file has no CRS (no .prj)"
-        raise CrsRefused(f"{what}: {why}; the coordinates suggest: {guess.reason}", hint, code)
+        why = "CSV 文件不带坐标系" if never_has_crs else "文件没有坐标系（缺少 .prj）"
+        raise CrsRefused(f"{what}：{why}；按坐标数值判断：{guess.reason}", hint, code)
 
     if crs.is_geographic and not _is_degrees(x, y):
         hint, code = _proposal(guess)
         raise CrsRefused(
-            f"{what}: {said} {crs_label(crs)} (degrees) but the coordinates are metres "
-            f"(x {x.min():.0f}…{x.max():.0f}); the coordinates suggest: {guess.reason}",
+            f"{what}：{said} {crs_label(crs)}（单位为度），但坐标是米制数值"
+            f"（x {x.min():.0f}…{x.max():.0f}）；按坐标数值判断：{guess.reason}",
             hint,
             code,
         )
@@ -218,17 +222,17 @@ def decide_crs(
     if frac == 0.0:
         hint, code = _proposal(guess)
         raise CrsRefused(
-            f"{what}: read as {decision.label}, no coordinate falls inside 黄冈; the coordinates suggest: {guess.reason}",
+            f"{what}：按 {decision.label} 读取时没有任何坐标落在黄冈市内；按坐标数值判断：{guess.reason}",
             hint,
             code,
         )
     if frac < 1.0:
-        decision.notes.append(f"{1 - frac:.1%} of the sampled coordinates fall outside the 黄冈 area")
+        decision.notes.append(f"抽样坐标中有 {1 - frac:.1%} 位于黄冈市范围外")
     if decision.crs.is_geographic and decision.crs.to_epsg() not in (CGCS2000_EPSG, 4326, None):
-        decision.notes.append(f"geographic CRS {decision.label} is converted to CGCS2000 by PROJ")
+        decision.notes.append(f"地理坐标系 {decision.label} 已转换为 CGCS2000")
     if not decision.crs.is_geographic and gk_zone_info_of_crs(decision.crs) is None:
         decision.notes.append(
-            f"{decision.label} is not a CGCS2000 Gauss-Krüger zone of 黄冈; check the datum "
-            "(Xi'an 1980 / Beijing 1954 differ from CGCS2000 by up to ~100 m)"
+            f"{decision.label} 不是黄冈所在的 CGCS2000 高斯-克吕格投影带；请核对基准"
+            "（西安 1980、北京 1954 与 CGCS2000 相差可达约 100 米）"
         )
     return decision

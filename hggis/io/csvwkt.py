@@ -36,8 +36,8 @@ class CsvWktHandler:
         wkt = [h for h in header if h.strip().lower() in WKT_COLUMNS]
         if not wkt:
             raise SpatialReadError(
-                f"{path.name}: no WKT column (columns: {', '.join(header)})",
-                "name the geometry column WKT (or geometry/几何)",
+                f"{path.name}：没有 WKT 图形列（现有列：{'、'.join(header)}）",
+                "请将图形列命名为 WKT（或 geometry、几何）",
             )
         src = Source(gdal_path=str(path), driver="CSV", layer=path.stem, layers=(path.stem,))
         src.encoding = "utf-8" if codec == "utf-8-sig" else codec

@@ -33,6 +33,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal, authorize, scope_clause
 from hggis.errors import Invalid
 from hggis.features import LAYERS
@@ -318,6 +319,11 @@ def format_for(path: Path, fmt: str | None) -> str:
     raise ExportError(f"cannot tell the format from {path.name!r}: give --format ({', '.join(FORMATS)})")
 
 
+def _local_iso(value: Any) -> str:
+    """An instant as ISO text in 黄冈's zone (+08:00): machine-readable, and the clock people read."""
+    return value.astimezone(clock.local_tz()).isoformat(timespec="seconds")
+
+
 def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Columns every driver can store: lists as text, Decimals as floats."""
     out = gdf.copy()
@@ -332,9 +338,9 @@ def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             elif sample is not None and type(sample).__name__ == "Decimal":
                 out[col] = s.map(lambda v: float(v) if v is not None else None)
             elif sample is not None and hasattr(sample, "tzinfo") and getattr(sample, "tzinfo", None) is not None:
-                out[col] = s.map(lambda v: v.isoformat() if v is not None else None)
+                out[col] = s.map(lambda v: _local_iso(v) if v is not None else None)
         elif isinstance(s.dtype, pd.DatetimeTZDtype):
-            out[col] = s.map(lambda v: v.isoformat() if pd.notna(v) else None)
+            out[col] = s.map(lambda v: _local_iso(v) if pd.notna(v) else None)
     return out
 
 

@@ -34,7 +34,7 @@ from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
 from hggis.io.sheets import SheetFileError, col_letter as _col_letter, read_sheet
 from hggis.io.fieldmap import UNIT_FACTORS, candidates, resolve_columns, split_header
-from hggis.io.importlog import file_checksum, record_import, require_import_right
+from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right
 
 SHEET_NAME = "企业年度数据"
 FIRST_YEAR = 1990
@@ -127,8 +127,8 @@ def _find_header(rows: list[tuple[int, list[Any]]], cands: dict[str, list[str]])
         if len(resolve_columns(headers, cands).columns) >= 2:
             return k
     raise FiguresFileError(
-        "no header row with known columns in the first 10 rows",
-        "use the template (hggis import template): 统一社会信用代码, 年度, 税收（万元）…",
+        "前 10 行中没有包含可识别列名的表头行",
+        "请使用导入模板（数据导入页可下载）：统一社会信用代码、年度、税收（万元）…",
     )
 
 
@@ -159,8 +159,8 @@ def _columns(header_cells: list[Any], cands: dict[str, list[str]], notes: list[s
     for fld in ("credit_code", "year"):
         if fld not in cols:
             need = "统一社会信用代码" if fld == "credit_code" else "年度"
-            raise FiguresFileError(f"no {need} column (headers: {', '.join(h for h in headers if h)})",
-                                   "use the template (hggis import template)")
+            raise FiguresFileError(f"没有“{need}”列（现有表头：{'、'.join(h for h in headers if h)}）",
+                                   "请使用导入模板（数据导入页可下载）")
     for fld, (family, stored, _dec) in FIGURE_FIELDS.items():
         c = cols.get(fld)
         if c is None:
@@ -168,25 +168,25 @@ def _columns(header_cells: list[Any], cands: dict[str, list[str]], notes: list[s
         if c.unit is None:
             if family == "money":
                 raise FiguresFileError(
-                    f"column {c.label} states no unit",
-                    f"write the unit in the header, e.g. {c.header}（万元） or {c.header}（元）",
+                    f"列 {c.label} 未注明单位",
+                    f"请在表头注明单位，例如 {c.header}（万元）或 {c.header}（元）",
                 )
-            notes.append(f"column {c.label} states no unit: read as {stored}")
+            notes.append(f"列 {c.label} 未注明单位：按{stored}读取")
             continue
         factors = {k.lower(): v for k, v in UNIT_FACTORS[family].items()}
         f = factors.get(c.unit.lower())
         if f is None:
             raise FiguresFileError(
-                f"column {c.label}: unit {c.unit!r} is not a {family} unit",
-                "one of: " + ", ".join(UNIT_FACTORS[family]),
+                f"列 {c.label}：单位 {c.unit!r} 不适用于该列",
+                "可用单位：" + "、".join(UNIT_FACTORS[family]),
             )
         c.factor = f
         if f != 1:
-            notes.append(f"column {c.label}: {c.unit} converted to {stored} (×{f:g})")
+            notes.append(f"列 {c.label}：{c.unit} 已换算为{stored}（×{f:g}）")
     if not any(f in cols for f in STORED):
-        raise FiguresFileError("no figure columns (税收, 主营业务收入, 工业增加值 …)", "use the template")
+        raise FiguresFileError("没有数据列（税收、主营业务收入、工业增加值 …）", "请使用导入模板")
     if mapping.unused:
-        notes.append("columns not used: " + ", ".join(mapping.unused))
+        notes.append("未使用的列：" + "、".join(mapping.unused))
     return cols
 
 
@@ -233,7 +233,7 @@ def _check_rows(
         raw = cell(cells, cols["credit_code"])
         if isinstance(raw, float):
             bad.append(BadCell(number, cols["credit_code"].label, raw,
-                               "统一社会信用代码 was stored as a number and lost digits; format the column as text"))
+                               "统一社会信用代码被存为数字而丢失了位数；请将该列设为文本格式"))
         else:
             try:
                 r.code = validate_credit_code(V.as_text(raw) or "")
@@ -241,9 +241,9 @@ def _check_rows(
                 bad.append(BadCell(number, cols["credit_code"].label, raw, str(exc)))
         year, err = V.parse_int(cell(cells, cols["year"]))
         if err or year is None:
-            bad.append(BadCell(number, cols["year"].label, cell(cells, cols["year"]), err or "年度 is empty"))
+            bad.append(BadCell(number, cols["year"].label, cell(cells, cols["year"]), err or "年度为空"))
         elif not FIRST_YEAR <= year <= this_year:
-            bad.append(BadCell(number, cols["year"].label, year, f"year outside {FIRST_YEAR}–{this_year}"))
+            bad.append(BadCell(number, cols["year"].label, year, f"年度不在 {FIRST_YEAR}–{this_year} 之间"))
         else:
             r.year = year
         for fld, (_family, _stored, decimals) in FIGURE_FIELDS.items():
@@ -255,7 +255,7 @@ def _check_rows(
             if err:
                 bad.append(BadCell(number, c.label, v, err))
             elif num is not None and num < 0:
-                bad.append(BadCell(number, c.label, v, "negative value"))
+                bad.append(BadCell(number, c.label, v, "不能为负数"))
             elif num is not None:
                 r.values[fld] = int(num) if fld == "employees" else round(num * c.factor, decimals)
         for fld in FLAG_FIELDS:
@@ -272,7 +272,7 @@ def _check_rows(
             if err:
                 bad.append(BadCell(number, c.label, cell(cells, c), err))
             elif y is not None and not 1949 <= y <= this_year:
-                bad.append(BadCell(number, c.label, y, f"year outside 1949–{this_year}"))
+                bad.append(BadCell(number, c.label, y, f"年份不在 1949–{this_year} 之间"))
             elif y is not None:
                 r.values["production_start_year"] = y
         if "name" in cols:
@@ -291,7 +291,7 @@ def _check_rows(
             for r in group:
                 others = ", ".join(str(o.number) for o in group if o is not r)
                 bad.append(BadCell(r.number, cols["credit_code"].label, code,
-                                   f"duplicate: {code} {year} also on row {others}"))
+                                   f"重复：{code} {year} 年度的数据也在第 {others} 行"))
 
     # Enterprises: known ones by credit code, unknown ones created only with name + county.
     counties = _county_lookup(conn)
@@ -310,28 +310,28 @@ def _check_rows(
             r.enterprise_id, adcode, stored_name = known[r.code]
             if r.name and r.name != stored_name:
                 report.warnings.append(BadCell(r.number, cols["name"].label, r.name,
-                                               f"the registered name is {stored_name}; figures imported under the credit code"))
+                                               f"登记的企业名称为 {stored_name}；数据按统一社会信用代码导入"))
             r.adcode = adcode
         else:
             county_raw = r.adcode
             if not can_create:
                 bad.append(BadCell(r.number, cols["credit_code"].label, r.code,
-                                   "unknown enterprise (not registered); add 企业名称 and 所属县 columns to create it"))
+                                   "未登记的企业；如需新登记，请增加“企业名称”和“所属县”两列"))
                 continue
             if not r.name:
-                bad.append(BadCell(r.number, cols["name"].label, None, "unknown enterprise without 企业名称: cannot create it"))
+                bad.append(BadCell(r.number, cols["name"].label, None, "未登记的企业且没有企业名称：无法新登记"))
             adcode = counties.get(county_raw or "")
             if adcode is None:
                 bad.append(BadCell(r.number, cols["county"].label, county_raw,
-                                   "所属县 is not a county of 黄冈 (e.g. 黄州区 or 421102)"))
+                                   "所属县不是黄冈市的县（市、区）（例如 黄州区 或 421102）"))
             r.adcode = adcode
             if adcode and not can(principal, "enterprises", "write", adcode=adcode):
                 bad.append(BadCell(r.number, cols["county"].label, county_raw,
-                                   f"creating an enterprise in county {adcode} is outside the scope of {principal.username}"))
+                                   f"在县（市、区）{adcode} 新登记企业超出了 {principal.username} 的权限范围"))
                 continue
         if r.adcode and not can(principal, "enterprise_figures", "write", adcode=r.adcode):
             bad.append(BadCell(r.number, cols["credit_code"].label, r.code,
-                               f"county {r.adcode} is outside the import scope of {principal.username}"))
+                               f"县（市、区）{r.adcode} 不在 {principal.username} 的导入范围内"))
     bad.sort(key=lambda b: (b.row, b.column))
     return rows
 
@@ -439,7 +439,7 @@ def import_figures(
     name = opts.file_name or p.name
     checksum, size = file_checksum(p)
     report = FiguresImportReport(name, checksum, size, opts.dry_run, opts.skip_bad, principal.actor)
-    reason = f"import {name}"
+    reason = import_reason(name)
     applied = False
     try:
         with transaction(engine, principal.actor, reason) as conn:
@@ -468,11 +468,12 @@ def import_figures(
                 key=lambda d: d["credit_code"],
             )
             if bad_numbers and not opts.skip_bad:
-                report.error = f"{len(bad_numbers)} of {len(rows)} rows are bad; nothing written (--skip-bad writes the good rows)"
+                report.error = (f"{len(rows)} 行中有 {len(bad_numbers)} 行有错误，未写入任何数据"
+                                "（可选择“跳过有错误的行”导入其余各行）")
                 raise _Rollback
             report.skipped_rows = len(bad_numbers)
             if not good:
-                report.error = "no good rows to write"
+                report.error = "没有可写入的行"
                 raise _Rollback
             if opts.dry_run:
                 report.status = "dry_run"

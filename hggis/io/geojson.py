@@ -19,7 +19,7 @@ class GeoJSONHandler:
     def resolve(self, path: Path, *, layer: str | None, encoding: str | None) -> Source:
         src = Source(gdal_path=str(path), driver="GeoJSON", layer=None, layers=(path.stem,))
         src.implied_crs = "OGC:CRS84"
-        src.encoding_source = "UTF-8 (RFC 7946)"
+        src.encoding_source = "UTF-8（GeoJSON 标准）"
         if encoding:
-            src.notes.append(f"--encoding {encoding} ignored: GeoJSON is UTF-8")
+            src.notes.append(f"已忽略指定的编码 {encoding}：GeoJSON 总是 UTF-8")
         return src

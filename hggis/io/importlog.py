@@ -118,3 +118,8 @@ def authorize_read(principal: Principal) -> None:
     if grant(principal, "imports", "read") is None:
         raise Forbidden(f"role {principal.role} may not read the import log")
     # Rows are then filtered to the principal's scope by the SQL condition of _scope().
+
+
+def import_reason(file_name: str) -> str:
+    """The history reason of an import run: the file it came from, in the words pages show."""
+    return f"导入 {file_name}"

@@ -9,7 +9,7 @@ Why it is shaped this way:
 - 100 000 features must import in well under a minute, so features are staged in a TEMP
   table with COPY and validated and written by set-based SQL; Python never makes a
   database round trip per feature. The audit triggers still write one history row per
-  changed parcel (reason "import <file>").
+  changed parcel (reason "导入 <file>", hggis.io.importlog.import_reason).
 
 Rules applied (thresholds are :class:`ParcelImportOptions` fields with the issue's values):
 
@@ -54,6 +54,7 @@ from hggis.db.maintenance import analyze
 from hggis.db.models import PARCEL_CODE_PATTERN, PARCEL_STATUSES
 from hggis.db.session import transaction
 from hggis.enterprises import ENTERPRISES, pending_name
+from hggis.geo import CGCS2000_EPSG, transformer
 from hggis.identifiers import validate_credit_code, validate_parcel_code
 from hggis.io import values as V
 from hggis.io.base import SpatialReadError
@@ -70,9 +71,9 @@ from hggis.io.fieldmap import (
     resolve_columns,
     save_mapping,
 )
-from hggis.io.importlog import file_checksum, record_import, require_import_right
+from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right
 from hggis.io.parcel_occupants import OCCUPANT_HEADERS, parse_occupants, write_occupants
-from hggis.io.spatial import read_layer_with_report
+from hggis.io.spatial import CrsRefused, read_layer_with_report
 from hggis.parcel_integrity import check_candidates
 from hggis.parcel_values import value_problems
 from hggis.validation import outside_huanggang
@@ -133,6 +134,9 @@ class ParcelImportReport:
     status: str = "refused"  # applied | dry_run | refused
     error: str | None = None  # a file-level refusal (CRS, columns …)
     hint: str | None = None
+    crs_refused: bool = False  # refused for its coordinate system: the page offers a choice of CRS
+    proposed_crs: int | None = None  # the EPSG code a CRS refusal proposes (CLI: --crs, page: preselected)
+    swapped_axes: bool = False  # refused because X and Y are exchanged: a CRS choice cannot help
     read: dict[str, Any] | None = None
     mapping: dict[str, Any] | None = None
     features: int = 0
@@ -140,6 +144,7 @@ class ParcelImportReport:
     to_update: int = 0
     unchanged: int = 0
     refused: int = 0
+    ready: int = 0  # of a refused file: the features without a fault (written once the others are fixed)
     inserted: int = 0
     updated: int = 0
     issues: list[Issue] = field(default_factory=list)
@@ -211,7 +216,7 @@ def _codes(series: pd.Series, notes: list[str] | None = None) -> tuple[list[str 
         raw = raw.str.replace(_UNIT_CODE_RX, r"\1", regex=True)
         if notes is not None:
             notes.append(
-                f"{int(unit_codes.sum())} 28-character 不动产单元代码 read as their 19-character 宗地代码 (the first 19)"
+                f"{int(unit_codes.sum())} 个 28 位不动产单元代码按其前 19 位宗地代码读取"
             )
     ok = raw.str.fullmatch(_CODE_RX).fillna(False).to_numpy()
     ok &= raw.str.startswith("4211").fillna(False).to_numpy()
@@ -235,9 +240,9 @@ def _codes(series: pd.Series, notes: list[str] | None = None) -> tuple[list[str 
 def _money(series: pd.Series, unit: str | None, label: str, notes: list[str]) -> tuple[list[Any], dict[int, str]]:
     factor = MONEY_TO_WAN.get(unit or "万元")
     if factor is None:
-        raise SpatialReadError(f"column {label}: unknown money unit {unit!r}", "state 元, 万元 or 亿元 in the header")
+        raise SpatialReadError(f"列 {label}：无法识别的金额单位 {unit!r}", "请在表头注明 元、万元 或 亿元")
     if unit is None:
-        notes.append(f"column {label} states no unit: read as 万元")
+        notes.append(f"列 {label} 未注明单位：按万元读取")
     out, errors = _parse_by_value(series, V.parse_number)
     return [None if v is None else round(v * factor, 2) for v in out], errors
 
@@ -247,6 +252,10 @@ def _money(series: pd.Series, unit: str | None, label: str, notes: list[str]) ->
 # --------------------------------------------------------------------------------------
 
 
+GEOMETRY_TYPES_ZH = {"Point": "点", "MultiPoint": "多点", "LineString": "线", "MultiLineString": "多线",
+                     "GeometryCollection": "几何集合"}
+
+
 def _multipolygons(geoms: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     """2-D MultiPolygons; other types and empties are reported (and staged as NULL)."""
     out = np.array(geoms, dtype=object, copy=True)
@@ -254,14 +263,14 @@ def _multipolygons(geoms: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
     type_id = shapely.get_type_id(out)
     present = type_id >= 0
     for i in np.flatnonzero(~present):
-        errors[int(i)] = "no geometry (empty record or unparseable WKT)"
+        errors[int(i)] = "没有图形（空记录或无法解析的 WKT）"
     empty = np.zeros(len(out), bool)
     empty[present] = shapely.is_empty(out[present])
     for i in np.flatnonzero(empty):
-        errors[int(i)] = "empty geometry"
+        errors[int(i)] = "图形为空"
     bad_type = present & ~empty & ~np.isin(type_id, (3, 6))
     for i in np.flatnonzero(bad_type):
-        errors[int(i)] = f"expected a polygon, got {out[i].geom_type}"
+        errors[int(i)] = f"应为多边形，实为 {GEOMETRY_TYPES_ZH.get(out[i].geom_type, out[i].geom_type)}"
     keep = present & ~empty & ~bad_type
     out[~keep] = None
     if keep.any():
@@ -342,7 +351,31 @@ def _geometry_problems(conn: Connection) -> list[tuple[int, str]]:
             """
         )
     ).all()
-    return [(int(r[0]), str(r[1])) for r in rows]
+    return [(int(r[0]), validity_reason_zh(str(r[1]))) for r in rows]
+
+
+#: GEOS's words for an invalid polygon (ST_IsValidReason), as the import report says them.
+GEOS_REASONS_ZH = {
+    "Ring Self-intersection": "环自相交",
+    "Self-intersection": "自相交",
+    "Too few points in geometry component": "图形部件的点数过少",
+    "Hole lies outside shell": "内环位于外环之外",
+    "Nested holes": "内环相互嵌套",
+    "Interior is disconnected": "内部不连通",
+    "Nested shells": "外环相互嵌套",
+    "Duplicate Rings": "环重复",
+    "Invalid Coordinate": "坐标无效",
+    "Ring is not closed": "环未闭合",
+}
+
+
+def validity_reason_zh(reason: str) -> str:
+    """``Self-intersection[114.9 30.4]`` → ``自相交 [114.9 30.4]`` (the place stays)."""
+    for words, zh in GEOS_REASONS_ZH.items():
+        if reason.startswith(words):
+            rest = reason[len(words):].strip()
+            return f"{zh} {rest}" if rest else zh
+    return reason
 
 
 def _repair(conn: Connection, ids: list[int]) -> list[tuple[int, float, float, bool, bytes | None]]:
@@ -570,7 +603,7 @@ def _prepare_rows(
                 hc.append(validate_credit_code(t))
             except ValueError as exc:
                 hc.append(None)
-                report.issues.append(Issue(i, codes[i], "link", f"{exc} (holder not linked)", severity="warning"))
+                report.issues.append(Issue(i, codes[i], "link", f"{exc}（未关联权利人）", severity="warning"))
         rows["holder_code"] = hc
     _parse_facts(gdf, mapping, rows, add, report.notes)
     for fld in ("land_price", "planned_investment"):
@@ -597,7 +630,7 @@ def _prepare_rows(
         for code, members in groups.items():
             listed = ", ".join(f"#{int(m)}" for m in members)
             for m in members:
-                problems.setdefault(int(m), []).append(("duplicate", f"宗地代码 {code} appears more than once in the file (features {listed})"))
+                problems.setdefault(int(m), []).append(("duplicate", f"宗地代码 {code} 在文件中出现多次（要素 {listed}）"))
     return rows, problems
 
 
@@ -643,7 +676,7 @@ def _area_check(
 ) -> None:
     col = mapping.columns.get("area")
     if col is None:
-        report.area_check = {"column": None, "note": "no area column in the file; nothing to compare"}
+        report.area_check = {"column": None, "note": "文件中没有面积列，不作核对"}
         return
     declared = rows["declared"].to_numpy(dtype=float)
     unit = area_unit_from_header(mapping.units.get("area"), col)
@@ -651,17 +684,17 @@ def _area_check(
     if unit is None and options.area_unit:
         unit, source = options.area_unit, "--area-unit"
     if unit is None and saved_unit:
-        unit, source = saved_unit, f"saved mapping {mapping.source}"
+        unit, source = saved_unit, f"已保存的字段对应 {mapping.source}"
     if unit is None:
         ratios = [declared[i] / a for i, a in areas.items() if a > 0 and np.isfinite(declared[i])]
         unit = area_unit_from_values(ratios)
-        source = "recognised from the values" if unit else None
+        source = "按数值识别" if unit else None
     if unit is None:
         report.area_check = {
             "column": col,
             "unit": None,
-            "note": f"the unit of {col} is not stated and not recognisable; state it in the header "
-            "(面积（亩）/面积（平方米）/面积（公顷）) or with --area-unit",
+            "note": f"列 {col} 未注明面积单位，也无法按数值识别；请在表头注明"
+            "（面积（亩）/面积（平方米）/面积（公顷））",
         }
         report.notes.append(report.area_check["note"])
         return
@@ -680,8 +713,8 @@ def _area_check(
             report.issues.append(
                 Issue(
                     i, codes[i], "area",
-                    f"declared {d:g} {AREA_UNIT_LABEL[unit]} differs from the ellipsoidal area "
-                    f"{computed / factor:.4f} {AREA_UNIT_LABEL[unit]} by {diff:+.2f} % (tolerance ±{options.area_tolerance_pct} %)",
+                    f"申报面积 {d:g} {AREA_UNIT_LABEL[unit]} 与椭球面积 "
+                    f"{computed / factor:.4f} {AREA_UNIT_LABEL[unit]} 相差 {diff:+.2f} %（允许 ±{options.area_tolerance_pct} %）",
                     severity="warning",
                 )
             )
@@ -732,8 +765,8 @@ def _check_scope(principal: Principal, codes: list[str | None], problems: Proble
         if adcode not in allowed:
             allowed[adcode] = can(principal, "parcels", "write", adcode=adcode)
         if not allowed[adcode]:
-            _add(problems, i, "scope", f"county {adcode} is outside the import scope of {principal.username} "
-                                       f"({', '.join(sorted(principal.counties)) or 'none'})")
+            _add(problems, i, "scope", f"县（市、区）{adcode} 不在 {principal.username} 的导入范围内"
+                                       f"（其范围：{'、'.join(sorted(principal.counties)) or '无'}）")
     return sorted(allowed)
 
 
@@ -742,7 +775,7 @@ def _check_counties_exist(conn: Connection, codes: list[str | None], adcodes: li
     missing = set(adcodes) - known
     for i, c in enumerate(codes):
         if c and c[:6] in missing:
-            _add(problems, i, "code", f"county {c[:6]} of 宗地代码 {c} is not a county of 黄冈")
+            _add(problems, i, "code", f"宗地代码 {c} 的县级代码 {c[:6]} 不是黄冈市的县（市、区）")
 
 
 def _check_validity(
@@ -752,10 +785,10 @@ def _check_validity(
     invalid = _geometry_problems(conn)
     if not opts.fix:
         for i, why in invalid:
-            _add(problems, i, "geometry", f"invalid polygon: {why} (--fix repairs it)")
+            _add(problems, i, "geometry", f"无效多边形：{why}（可选择“自动修复无效图形”）")
         return {}
     for i, why in invalid:
-        report.issues.append(Issue(i, codes[i], "repair", f"invalid polygon: {why}", severity="warning"))
+        report.issues.append(Issue(i, codes[i], "repair", f"无效多边形：{why}", severity="warning"))
     fixed: dict[int, bytes] = {}
     if not invalid:
         return fixed
@@ -768,9 +801,9 @@ def _check_validity(
         if ok:
             fixed[i] = bytes(wkb)
         else:
-            what = "leaves no polygon" if not usable else f"changes the area by {change:.2f} %"
+            what = "后不再是多边形" if not usable else f"后面积变化 {change:.2f} %"
             _add(problems, i, "geometry",
-                 f"ST_MakeValid {what} (more than {opts.max_fix_change_pct} %): repair it in the source")
+                 f"自动修复{what}（上限 {opts.max_fix_change_pct} %）：请在源数据中修复")
     return fixed
 
 
@@ -784,8 +817,36 @@ def _check_location(
     # outside_huanggang judges a parcel by its point-on-surface (GEOS, as ST_PointOnSurface);
     # sending those points instead of the polygons keeps the payload small.
     points = list(shapely.point_on_surface(final)) if len(final) else []
-    for j in outside_huanggang(conn, points):
-        _add(problems, cand[j], "location", "lies outside 黄冈市 (its point-on-surface is in no county)")
+    outside = outside_huanggang(conn, points)
+    source_crs = (report.read or {}).get("crs")
+    swapped_inside = _inside_when_swapped(conn, [points[j] for j in outside], source_crs)
+    for k, j in enumerate(outside):
+        why = "位于黄冈市范围外（其内点不在任何县（市、区）内）"
+        if swapped_inside[k]:
+            why += f"；按 {source_crs} 交换 X、Y 后位于黄冈市内：该要素的 X、Y 坐标很可能填反了，请交换后再导入"
+        _add(problems, cand[j], "location", why)
+
+
+def _inside_when_swapped(conn: Connection, points: list[Any], source_crs: str | None) -> list[bool]:
+    """For each point outside 黄冈: would it fall inside with its source X and Y exchanged?
+
+    The file-level check catches a file whose columns are all swapped; a few swapped rows in
+    an otherwise good file (typed by hand from a 界址点坐标表) reach this check instead, and
+    "outside 黄冈" alone would not tell the officer what to fix.
+    """
+    if not points or not source_crs:
+        return [False] * len(points)
+    try:
+        to_src, back = transformer(CGCS2000_EPSG, source_crs), transformer(source_crs, CGCS2000_EPSG)
+        xs, ys = to_src.transform([p.x for p in points], [p.y for p in points])
+        lon, lat = back.transform(ys, xs)
+    except Exception:  # an unusual CRS PROJ cannot invert: no hint rather than a failed import
+        return [False] * len(points)
+    swapped = [shapely.Point(a, b) if np.isfinite(a) and np.isfinite(b) else None for a, b in zip(lon, lat, strict=True)]
+    usable = [k for k, p in enumerate(swapped) if p is not None]
+    still_outside = {usable[j] for j in outside_huanggang(conn, [swapped[k] for k in usable])}
+    inside = set(usable) - still_outside
+    return [k in inside for k in range(len(points))]
 
 
 def _compare_with_stored(
@@ -793,10 +854,10 @@ def _compare_with_stored(
 ) -> None:
     for i, kind, value in _resolve_links(conn, principal, report):
         what = "园区" if kind == "park" else "权利人"
-        report.issues.append(Issue(i, codes[i], "link", f"{what} {value!r} not found: left as stored", severity="warning"))
+        report.issues.append(Issue(i, codes[i], "link", f"未找到{what} {value!r}：保留原值", severity="warning"))
     for i, retired, _changed in _match_existing(conn):
         if retired:
-            _add(problems, i, "existing", f"宗地 {codes[i]} is retired; an import cannot revive it")
+            _add(problems, i, "existing", f"宗地 {codes[i]} 已注销，导入不能恢复")
     counts = conn.execute(
         text(
             "SELECT count(*) FILTER (WHERE existing_id IS NULL), count(*) FILTER (WHERE changed), "
@@ -854,7 +915,7 @@ def import_parcels(
     opts = options or ParcelImportOptions()
     require_import_right(principal)
     if opts.default_status not in PARCEL_STATUSES:
-        raise ValueError(f"unknown status {opts.default_status!r}: one of {', '.join(PARCEL_STATUSES)}")
+        raise ValueError(f"无法识别的状态 {opts.default_status!r}：可选 {'、'.join(PARCEL_STATUSES.values())}")
     p = Path(path)
     name = opts.file_name or p.name
     checksum, size = file_checksum(p)
@@ -872,6 +933,9 @@ def import_parcels(
             p, layer=opts.layer, crs=opts.crs, source_datum=opts.source_datum, encoding=opts.encoding
         )
     except SpatialReadError as exc:
+        if isinstance(exc, CrsRefused):
+            report.crs_refused = True
+            report.proposed_crs, report.swapped_axes = exc.proposed_epsg, exc.swapped
         return _refuse_file(engine, principal, report, exc.message, exc.hint)
     report.read = read_report.to_dict()
     report.features = len(gdf)
@@ -884,16 +948,16 @@ def import_parcels(
     try:
         mapping = resolve_columns(list(read_report.columns), cands, overrides=opts.columns, source=source)
     except KeyError as exc:
-        return _refuse_file(engine, principal, report, str(exc.args[0]), "check --map FIELD=COLUMN")
+        return _refuse_file(engine, principal, report, str(exc.args[0]), "请核对字段对应")
     report.mapping = mapping.to_dict()
     if "code" not in mapping.columns:
         return _refuse_file(
             engine, principal, report,
-            f"no parcel code column (宗地代码) among: {', '.join(read_report.columns)}",
-            "name the column 宗地代码 or give --map code=COLUMN",
+            f"没有宗地代码列，现有列：{'、'.join(read_report.columns)}",
+            "请将该列命名为“宗地代码”，或指定字段对应",
         )
     if len(gdf) == 0:
-        return _refuse_file(engine, principal, report, "the layer has no features")
+        return _refuse_file(engine, principal, report, "图层中没有要素")
     try:
         rows, problems = _prepare_rows(gdf, mapping, report)
     except SpatialReadError as exc:
@@ -906,7 +970,7 @@ def import_parcels(
     report.adcodes = _check_scope(principal, codes, problems)
     lap("prepare")
 
-    reason = f"import {name}"
+    reason = import_reason(name)
     applied = False
     try:
         with transaction(engine, principal.actor, reason) as conn:
@@ -929,7 +993,10 @@ def import_parcels(
             _list_issues(report, problems, gdf, codes)
             if problems:
                 report.status = "refused"
-                report.error = f"{len(problems)} of {len(gdf)} features refused; nothing written"
+                report.error = f"{len(gdf)} 个要素中有 {len(problems)} 个被拒绝，整个文件未写入任何数据"
+                # A refused file writes nothing: "将新增 N" beside "拒绝 M" read as a partial import.
+                report.ready = len(gdf) - len(problems)
+                report.to_insert = report.to_update = report.unchanged = 0
                 raise _Rollback
             if opts.dry_run:
                 report.status = "dry_run"
@@ -950,8 +1017,8 @@ def import_parcels(
             report.status = "applied"
             if opts.mapping and not mapping_exists(conn, "parcels", opts.mapping):
                 save_mapping(conn, principal, "parcels", opts.mapping, mapping.columns, mapping.area_unit,
-                             note=f"saved from {name}")
-                report.notes.append(f"field mapping saved as {opts.mapping!r} for the next file of this source")
+                             note=f"保存自 {name}")
+                report.notes.append(f"字段对应已保存为 {opts.mapping!r}，供该来源的下一个文件使用")
             report.import_id = _log(conn, principal, report)
             analyze(conn, *WRITTEN_TABLES)  # statistics of the new parcels before anyone reads them
             applied = True
@@ -991,6 +1058,6 @@ def _refuse_file(
     report.status = "refused"
     report.error = message
     report.hint = hint
-    with transaction(engine, principal.actor, f"import {report.file_name}") as conn:
+    with transaction(engine, principal.actor, import_reason(report.file_name)) as conn:
         report.import_id = _log(conn, principal, report)
     return report

@@ -68,6 +68,8 @@ def parcel_report_text(report: Any) -> str:
     out += [f"说明: {n}" for n in r.get("notes", [])]
     if r.get("error"):
         out.append(f"错误: {r['error']}" + (f"（{r['hint']}）" if r.get("hint") else ""))
+        if r.get("proposed_crs") and not r.get("swapped_axes"):
+            out.append(f"命令行: 加 --crs {r['proposed_crs']} 重新运行")
     errors = [i for i in r["issues"] if i["severity"] == "error"]
     warnings = [i for i in r["issues"] if i["severity"] == "warning"]
     if errors:

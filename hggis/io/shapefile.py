@@ -66,18 +66,18 @@ class ShapefileHandler:
     @staticmethod
     def _pick(shps: list[str], layer: str | None, where: str) -> str:
         if not shps:
-            raise SpatialReadError(f"{where}: no .shp file inside")
+            raise SpatialReadError(f"{where}：其中没有 .shp 文件")
         if layer is not None:
             chosen = [s for s in shps if PurePosixPath(s).stem == layer]
             if not chosen:
                 raise SpatialReadError(
-                    f"{where}: no layer {layer!r}", "layers: " + ", ".join(PurePosixPath(s).stem for s in shps)
+                    f"{where}：没有图层 {layer!r}", "现有图层：" + "、".join(PurePosixPath(s).stem for s in shps)
                 )
             return chosen[0]
         if len(shps) > 1:
             raise SpatialReadError(
-                f"{where}: holds {len(shps)} shapefiles",
-                "choose one with --layer: " + ", ".join(PurePosixPath(s).stem for s in shps),
+                f"{where}：包含 {len(shps)} 个 Shapefile",
+                "请只打包一个，或指定图层：" + "、".join(PurePosixPath(s).stem for s in shps),
             )
         return shps[0]
 
@@ -102,7 +102,7 @@ class ShapefileHandler:
         fields_csv = shp.parent / FIELDS_FILE
         src.rename = _field_names(fields_csv.read_bytes() if fields_csv.exists() else None)
         if sidecar(".prj") is None:
-            src.notes.append(f"{shp.name} has no .prj file")
+            src.notes.append(f"{shp.name} 没有 .prj 文件")
         return src
 
     def _resolve_zip(self, path: Path, layer: str | None, encoding: str | None) -> Source:
@@ -128,7 +128,7 @@ class ShapefileHandler:
             )
             self._encoding(src, sidecar(".cpg"), sidecar(".dbf"), encoding)
             if sidecar(".prj") is None:
-                src.notes.append(f"{PurePosixPath(shp).name} has no .prj file")
+                src.notes.append(f"{PurePosixPath(shp).name} 没有 .prj 文件")
             inner = str(PurePosixPath(shp).parent / FIELDS_FILE).removeprefix("./")
             name = lower.get(inner.lower())
             src.rename = _field_names(zf.read(name) if name else None)
@@ -138,7 +138,7 @@ class ShapefileHandler:
     def _encoding(src: Source, cpg: bytes | None, dbf: bytes | None, requested: str | None) -> None:
         if requested:
             src.encoding = normalise_encoding(requested)
-            src.encoding_source = f"--encoding {requested}"
+            src.encoding_source = f"指定编码 {requested}"
             return
         if cpg is not None and cpg.strip():
             declared = cpg.decode("ascii", errors="replace").strip()
@@ -146,12 +146,12 @@ class ShapefileHandler:
                 src.encoding = normalise_encoding(declared)
             except SpatialReadError:
                 src.encoding = None  # let GDAL interpret what it knows
-            src.encoding_source = f".cpg says {declared}"
+            src.encoding_source = f".cpg 文件声明 {declared}"
             return
         ldid, sample = _dbf_ldid_and_sample(dbf or b"")
         if ldid:
-            src.encoding_source = f"DBF code page byte (LDID 0x{ldid:02X}), decoded by GDAL"
+            src.encoding_source = f"DBF 代码页标记（LDID 0x{ldid:02X}）"
             return
         codec, why = sniff_text_encoding(sample)
         src.encoding = codec
-        src.encoding_source = f"{why} (no .cpg; override with --encoding)"
+        src.encoding_source = f"{why}（没有 .cpg 文件，可指定编码）"

@@ -42,11 +42,11 @@ def read_xlsx(path: Path, sheet: str | None, default_sheet: str | None = None) -
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
-        raise SheetFileError(f"{path.name}: 不是可读的 XLSX 工作簿（{exc}）") from None
+        raise SheetFileError(f"{path.name}：无法作为 Excel（.xlsx）工作簿读取：{exc}") from None
     try:
         if sheet is not None:
             if sheet not in wb.sheetnames:
-                raise SheetFileError(f"{path.name}: 没有工作表 {sheet!r}", "工作表: " + "，".join(wb.sheetnames))
+                raise SheetFileError(f"{path.name}：没有工作表 {sheet!r}", "现有工作表：" + "、".join(wb.sheetnames))
             ws = wb[sheet]
         else:
             ws = wb[default_sheet] if default_sheet in wb.sheetnames else wb.worksheets[0]
@@ -75,4 +75,4 @@ def read_sheet(path: Path, sheet: str | None = None, encoding: str | None = None
         return read_xlsx(path, sheet, default_sheet)
     if suffix in (".csv", ".txt"):
         return read_csv(path, encoding)
-    raise SheetFileError(f"{path.name}: 不是 XLSX 或 CSV 文件", "请将表格另存为 .xlsx 或 .csv")
+    raise SheetFileError(f"{path.name}：不是 Excel（.xlsx）或 CSV 文件", "请将表格另存为 .xlsx 或 .csv")

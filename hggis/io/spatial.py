@@ -85,8 +85,8 @@ def handler_for(path: Path) -> FormatHandler:
         if handler.can_handle(path):
             return handler
     raise SpatialReadError(
-        f"{path.name}: not a supported spatial file",
-        "use a Shapefile (.shp, folder or .zip), GeoPackage (.gpkg), GeoJSON (.geojson) or CSV with a WKT column",
+        f"{path.name}：不是支持的空间数据文件",
+        "请使用 Shapefile（.shp、文件夹或 .zip）、GeoPackage（.gpkg）、GeoJSON（.geojson）或带 WKT 列的 CSV",
     )
 
 
@@ -101,14 +101,14 @@ def _read_raw(src: Source) -> tuple[gpd.GeoDataFrame, CRS | None]:
     except UnicodeDecodeError as exc:
         if src.driver != "ESRI Shapefile" or (src.encoding or "utf-8") != "utf-8":
             raise SpatialReadError(
-                f"attributes cannot be decoded as {src.encoding} ({src.encoding_source}): {exc.reason}",
-                "give the right encoding with --encoding (gbk, gb18030 or utf-8)",
+                f"属性无法按 {src.encoding} 解码（{src.encoding_source}）：{exc.reason}",
+                "请指定正确的属性编码（GBK、GB18030 或 UTF-8）",
             ) from None
         gdf = _read_utf8_leniently(src, kwargs)
     except Exception as exc:
-        raise SpatialReadError(f"GDAL cannot read {src.gdal_path}: {exc}") from None
+        raise SpatialReadError(f"无法读取 {Path(src.gdal_path).name}：{exc}") from None
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise SpatialReadError(f"{src.gdal_path}: no geometry column")
+        raise SpatialReadError(f"{Path(src.gdal_path).name}：没有图形列")
     declared = gdf.crs
     if src.never_has_crs:
         declared = None
@@ -140,8 +140,8 @@ def _read_utf8_leniently(src: Source, kwargs: dict[str, Any]) -> gpd.GeoDataFram
             gdf[col] = gdf[col].map(fix)
     cut = [c for c in renamed.values() if "\ufffd" in c]
     src.notes.append(
-        "UTF-8 field names cut at the DBF limit of 10 bytes: " + ", ".join(cut)
-        + " (save Shapefiles with Chinese field names as GBK, or use short names)"
+        "UTF-8 字段名被 DBF 的 10 字节上限截断：" + "、".join(cut)
+        + "（含中文字段名的 Shapefile 请以 GBK 保存，或使用短字段名）"
     )
     return gdf
 
@@ -177,7 +177,7 @@ def read_layer_with_report(
     p = as_path(path)
     datum = (source_datum or "cgcs2000").strip().lower().replace("-", "")
     if datum not in SOURCE_DATUMS:
-        raise SpatialReadError(f"unknown source datum {source_datum!r}", "one of: " + ", ".join(SOURCE_DATUMS))
+        raise SpatialReadError(f"无法识别的源坐标基准 {source_datum!r}", "可选：" + "、".join(SOURCE_DATUMS))
     handler = handler_for(p)
     src = handler.resolve(p, layer=layer, encoding=encoding)
     gdf, declared = _read_raw(src)
@@ -194,19 +194,19 @@ def read_layer_with_report(
         gdf = gdf.set_crs(CGCS2000_EPSG, allow_override=True)
     if datum == "gcj02":
         if not decision.crs.is_geographic:
-            notes.append("GCJ-02 is a lon/lat datum; a projected file said to be GCJ-02 was shifted after reprojection")
+            notes.append("GCJ-02 是经纬度基准；投影坐标文件按 GCJ-02 处理，在投影转换后作了偏移改正")
         gdf = gdf.set_geometry(gpd.GeoSeries(_from_gcj02(np.asarray(gdf.geometry.values)), index=gdf.index, crs=CGCS2000_EPSG))
-        notes.append("GCJ-02 (AMap/Tencent) coordinates converted to CGCS2000 with the iterative inverse (~0.55 km shift)")
+        notes.append("GCJ-02（高德、腾讯地图）坐标已转换为 CGCS2000（约偏移 0.55 千米）")
     elif src.driver == "GeoJSON" and decision.crs.is_geographic:
         notes.append(
-            "GeoJSON lon/lat taken as CGCS2000/WGS84; if it was copied from AMap/高德 use --source-datum gcj02"
+            "GeoJSON 经纬度按 CGCS2000/WGS84 读取；如取自高德地图，请将源坐标基准选为 GCJ-02"
         )
     gdf = gdf.rename_geometry("geometry") if gdf.geometry.name != "geometry" else gdf
     if src.rename:
         renamed = {k: v for k, v in src.rename.items() if k in gdf.columns and v not in gdf.columns}
         gdf = gdf.rename(columns=renamed)
         if renamed:
-            notes.append(f"{len(renamed)} short field names restored from {FIELDS_FILE} (e.g. {next(iter(renamed))} → {next(iter(renamed.values()))})")
+            notes.append(f"按 {FIELDS_FILE} 恢复了 {len(renamed)} 个被缩短的字段名（如 {next(iter(renamed))} → {next(iter(renamed.values()))}）")
     report = ReadReport(
         path=str(p),
         format=handler.name,

@@ -71,7 +71,7 @@ def parse_number(value: Any) -> Parsed:
     if is_blank(value):
         return None, None
     if isinstance(value, bool):
-        return None, "a number is expected, got a yes/no value"
+        return None, "应为数字，实为“是/否”值"
     if isinstance(value, (int, float)):
         f = float(value)
     else:
@@ -80,9 +80,9 @@ def parse_number(value: Any) -> Parsed:
         try:
             f = float(s)
         except ValueError:
-            return None, f"not a number: {value!r}"
+            return None, f"不是数字：{value!r}"
     if not math.isfinite(f):
-        return None, f"not a finite number: {value!r}"
+        return None, f"不是有限的数字：{value!r}"
     return f, None
 
 
@@ -91,7 +91,7 @@ def parse_int(value: Any) -> Parsed:
     if err or f is None:
         return None, err
     if not float(f).is_integer():
-        return None, f"a whole number is expected, got {value!r}"
+        return None, f"应为整数，实为 {value!r}"
     return int(f), None
 
 
@@ -106,11 +106,11 @@ def parse_date(value: Any) -> Parsed:
     s = str(value).strip()
     m = re.match(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$", s) or re.match(r"^(\d{4})(\d{2})(\d{2})$", s)
     if not m:
-        return None, f"not a date: {value!r} (write 2024-03-01)"
+        return None, f"不是日期：{value!r}（请写作 2024-03-01）"
     try:
         return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))), None
     except ValueError:
-        return None, f"no such date: {value!r}"
+        return None, f"没有这一天：{value!r}"
 
 
 def parse_bool(value: Any) -> Parsed:
@@ -121,7 +121,7 @@ def parse_bool(value: Any) -> Parsed:
         return True, None
     if s in ("否", "无", "n", "no", "false", "0", "×"):
         return False, None
-    return None, f"write 是 or 否, not {value!r}"
+    return None, f"请填写“是”或“否”，而不是 {value!r}"
 
 
 def parse_land_use(value: Any) -> Parsed:
@@ -135,7 +135,7 @@ def parse_land_use(value: Any) -> Parsed:
     name = s.strip()
     if name in LAND_USE_NAMES:
         return LAND_USE_NAMES[name], None
-    return None, f"地类 {value!r} is not a GB/T 21010 code or a known class name (e.g. 0601 工业用地)"
+    return None, f"地类 {value!r} 不是 GB/T 21010 编码或可识别的地类名称（例如 0601 工业用地）"
 
 
 def parse_status(value: Any) -> Parsed:
@@ -144,7 +144,7 @@ def parse_status(value: Any) -> Parsed:
         return None, None
     if s in STATUS_BY_LABEL:
         return STATUS_BY_LABEL[s], None
-    return None, f"unknown status {value!r} (one of {', '.join(PARCEL_STATUSES.values())})"
+    return None, f"无法识别的状态 {value!r}（可选：{'、'.join(PARCEL_STATUSES.values())}）"
 
 
 def parse_contract_kind(value: Any) -> Parsed:
@@ -153,4 +153,4 @@ def parse_contract_kind(value: Any) -> Parsed:
         return None, None
     if s in CONTRACT_KINDS:
         return s, None
-    return None, f"供地方式 {value!r}: one of {', '.join(CONTRACT_KINDS)}"
+    return None, f"供地方式 {value!r} 无法识别（可选：{'、'.join(CONTRACT_KINDS)}）"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
+from hggis.db.models import Parcel
 from hggis.errors import Invalid
 from hggis.geo import wgs84_to_gcj02_arrays
 from hggis.summary import dataset_label
@@ -47,17 +50,23 @@ class DataNote:
         return "；".join(parts)
 
 
-def data_note(conn: Connection, detail: str | None = None) -> DataNote:
-    """The demo's reference date, or the day parcels last changed; "示例数据" for the demo."""
+def data_note(conn: Connection, detail: str | None = None, as_of: dt.datetime | str | None = None) -> DataNote:
+    """The day the map's data last changed, in 黄冈's calendar; "示例数据" for the demo.
+
+    ``as_of`` is the instant of what the map shows (an evaluation run); otherwise the last
+    change of any parcel. Never a fixed date: the demo's generator reference date said
+    "2025-06-30" on maps a year later, whatever the data.
+    """
+    if as_of is None:
+        as_of = conn.execute(select(func.max(Parcel.updated_at))).scalar()
+    date = clock.display_date(as_of) if as_of is not None else None
     demo = dataset_label(conn)
     if demo:
-        date = demo.get("reference_date")
         label = demo.get("label") or "示例数据"
         if "示例数据" not in label:
             label = "示例数据：" + label
         return DataNote(data_date=date, demo=True, demo_label=label, detail=detail)
-    latest = conn.execute(text("SELECT max(updated_at)::date FROM parcels")).scalar()
-    return DataNote(data_date=latest.isoformat() if latest else None, demo=False, demo_label=None, detail=detail)
+    return DataNote(data_date=date, demo=False, demo_label=None, detail=detail)
 
 
 def feature_collection(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from hggis import clock
 from hggis.reserves.ledger import Ledger, LedgerRow
 
 COLUMNS: list[tuple[str, str, str | None]] = [
@@ -38,9 +39,9 @@ def ledger_workbook(ledger: Ledger) -> Workbook:
     ws = wb.active
     ws.title = "标准地储备台账"
     columns = COLUMNS + (SINCE_COLUMNS if ledger.since else [])
-    title = f"黄冈市标准地储备台账（截至 {ledger.as_of.isoformat()}）"
+    title = f"黄冈市标准地储备台账（截至 {clock.display_date(ledger.as_of)}）"
     if ledger.since:
-        title += f"，与 {ledger.since.isoformat()} 比较"
+        title += f"，与 {clock.display_date(ledger.since)} 比较"
     ws.append([title])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.history import readable_history
+from hggis.workbench.words import actor_text, reason_text
 from hggis.workbench.labels import (
     ACTION_LABELS,
     ROLE_IN_PARCEL,
@@ -88,7 +90,7 @@ def show_value(field: str, value: Any, names: dict[str, dict[str, str]]) -> str:
     if isinstance(value, (Decimal, dt.date)):
         return str(value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-        return value[:16].replace("T", " ")
+        return clock.display_time(value)
     return str(value)
 
 
@@ -150,8 +152,8 @@ def parcel_history(conn: Connection, principal: Principal, code: str, parcel_id:
         out.append({
             "id": row["id"],
             "at": row["at"],
-            "actor": row["actor"],
-            "reason": row["reason"],
+            "actor": actor_text(row["actor"]),
+            "reason": reason_text(row["reason"]),
             "what": f"{ACTION_LABELS.get(row['action'], row['action'])}{TABLE_LABELS.get(table, table)}",
             "changes": _changes(table, row, names),
         })

@@ -13,6 +13,7 @@ from typing import Any
 
 from hggis.evaluation.model import ModelParams
 from hggis.inputs import is_ascii_digits
+from hggis.workbench.words import plain_text
 
 MODEL_FORM_ERRORS = "未保存：{}"
 QUOTA_CLASSES = ("A", "B", "C")  # D always ends at 1.0
@@ -38,7 +39,7 @@ MISSING: dict[str, str] = {"zero": "缺数据不得分", "group_average": "缺�
 def model_form_values(base: dict[str, Any], params: ModelParams) -> dict[str, str]:
     """The form prefilled from the base version (a new name and the same validity)."""
     v: dict[str, str] = {
-        "name": f"{base['name']}（修订）",
+        "name": f"{plain_text(base['name'])}（修订）",
         "valid_from": str(base["valid_from"]),
         "valid_to": "" if base["valid_to"] is None else str(base["valid_to"]),
         "note": "",

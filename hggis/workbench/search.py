@@ -173,7 +173,7 @@ def search_rows(conn: Connection, principal: Principal, query: SearchQuery) -> l
 
 def _cell(key: str, value: Any) -> Any:
     if key == "updated_at" and isinstance(value, dt.datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        return clock.display_time(value)
     if key == "area_mu" and value is not None:
         return float(value)
     return value
@@ -240,7 +240,7 @@ def describe(conn: Connection, query: SearchQuery) -> str:
         parts.append(name or f"园区 {query.park_id}")
     if query.status:
         parts.append(PARCEL_STATUSES.get(query.status, query.status))
-    return "宗地查询结果：" + ("，".join(parts) if parts else "全部") + f"（导出于 {clock.today().isoformat()}）"
+    return "宗地查询结果：" + ("，".join(parts) if parts else "全部") + f"（导出于 {clock.display_time(clock.now())}）"
 
 
 def filter_options(conn: Connection, principal: Principal) -> dict[str, Any]:
