@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from api.admission import BUSY_DETAIL, AdmissionLimit
+from api import errors as api_errors
+from api.admission import AdmissionLimit
 from api.assets import mount_assets
 from api.compression import Compression
 from api.proxies import TrustedProxyMiddleware, parse_networks
@@ -44,24 +38,12 @@ from api.routes import (
     workbench_search,
     workbench_users,
 )
-from api.security import CsrfRejected, csrf_guard
+from api.security import csrf_guard
 from hggis import __version__
 from hggis.access.failures import FailureLimiter
-from hggis.access.policy import Forbidden
 from hggis.config import get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and ±Infinity (which JSON cannot carry) as text, so a 422 about them can be sent."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def create_app(engine: Engine | None = None, max_concurrent: int | None = None) -> FastAPI:
@@ -87,34 +69,11 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
     app.state.trusted_proxies = parse_networks(get_settings().hggis_trusted_proxies)
     app.add_middleware(TrustedProxyMiddleware)
 
-    retry_after = {"Retry-After": str(max(1, round(settings.hggis_db_pool_timeout_s)))}
-
-    @app.exception_handler(PoolTimeout)
-    def pool_saturated(request: Request, exc: PoolTimeout) -> JSONResponse:
-        return JSONResponse({"detail": BUSY_DETAIL}, status_code=503, headers=retry_after)
-
-    @app.exception_handler(OperationalError)
-    def database_unreachable(request: Request, exc: OperationalError) -> JSONResponse:
-        # A lost or refused connection (database restarting); the pool reconnects by itself.
-        return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503, headers=retry_after)
-
+    # Refusals → HTTP, once (api/errors.py); its input guard runs inside the admission limit.
+    api_errors.install(app, retry_after_s=max(1, round(settings.hggis_db_pool_timeout_s)))
     app.add_middleware(AdmissionLimit, slots=slots, wait_s=settings.hggis_db_pool_timeout_s)
-    app.add_middleware(Compression)  # outermost: compresses whatever the app answers
-
-    @app.exception_handler(Forbidden)
-    def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
-
-    @app.exception_handler(CsrfRejected)
-    def csrf_rejected(request: Request, exc: CsrfRejected) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "a signed-in browser write needs its CSRF token (X-CSRF-Token) or a same-site Origin"},
-            status_code=403,
-        )
+    app.add_middleware(Compression)  # compresses whatever the app answers
+    app.add_middleware(api_errors.UnexpectedErrors)  # outermost: a fault is a clean 500
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, func, literal, text
 from sqlalchemy.engine import Connection
 
 from hggis.db.models import Enterprise
+from hggis.errors import Invalid
 from hggis.identifiers import validate_credit_code
 
 ENTERPRISES = Enterprise.__table__
@@ -24,7 +25,7 @@ def name_is_pending(name: ColumnElement[str]) -> ColumnElement[bool]:
     return name.startswith(PENDING_NAME_PREFIX, autoescape=True)
 
 
-class InvalidEnterprise(ValueError):
+class InvalidEnterprise(Invalid):
     """An enterprise that cannot be stored, with the reason."""
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
+from hggis.errors import Invalid
+
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-PARCEL_CODE_RE = re.compile(r"^(\d{6})(\d{3})(\d{3})([GJZ][A-Z])(\d{5})$")
+PARCEL_CODE_RE = re.compile(r"^([0-9]{6})([0-9]{3})([0-9]{3})([GJZ][A-Z])([0-9]{5})$")
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifier(Invalid):
     """A code that fails its format or check character; the message says which and why."""
 
 

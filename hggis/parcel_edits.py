@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis import errors
 from hggis.access.policy import Principal, authorize, can
 from hggis.db.models import CONTRACT_KINDS, PARCEL_STATUSES
 from hggis.db.session import set_actor
@@ -63,12 +64,12 @@ SPLIT_AREA_TOLERANCE = 0.005  # children must cover the parent's area within 0.5
 ADJACENCY_TOLERANCE_M = 0.5  # merge: parcels within this distance count as adjacent
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """No such (live) parcel."""
 
 
 @dataclass
-class StaleVersion(Exception):
+class StaleVersion(errors.Conflict):
     """The caller edited an older version; tells who changed it meanwhile."""
 
     code: str
@@ -76,6 +77,10 @@ class StaleVersion(Exception):
     current: int
     changed_by: str | None
     changed_at: dt.datetime | None
+
+    def extra(self) -> dict[str, Any]:
+        return {"current_version": self.current, "changed_by": self.changed_by,
+                "changed_at": self.changed_at.isoformat() if self.changed_at else None}
 
     def __str__(self) -> str:
         who = f" by {self.changed_by} at {self.changed_at:%Y-%m-%d %H:%M}" if self.changed_by else ""
@@ -114,24 +119,25 @@ def _coerce(field: str, value: Any) -> Any:
             return dt.date.fromisoformat(value)
         return kind(value) if not isinstance(value, kind) else value
     except (ValueError, TypeError, ArithmeticError):
-        raise InvalidParcel(f"{field}: {value!r} is not a valid {kind.__name__}") from None
+        raise InvalidParcel(f"{field}: {value!r} is not a valid {kind.__name__}", field=field) from None
 
 
 def _validate_changes(conn: Connection, principal: Principal, row: Any, changes: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(changes) - set(EDITABLE) - {"geometry", "holder_credit_code"})
     if unknown:
-        raise InvalidParcel(f"宗地 {row.code}: fields that cannot be edited: {', '.join(unknown)}")
+        raise InvalidParcel(f"宗地 {row.code}: fields that cannot be edited: {', '.join(unknown)}", field=unknown[0])
     clean = {k: _coerce(k, v) for k, v in changes.items() if k not in ("geometry", "holder_credit_code")}
     if "holder_credit_code" in changes:
         if "holder_id" in clean:
-            raise InvalidParcel("holder_credit_code: give the holder by credit code or by holder_id, not both")
+            raise InvalidParcel("holder_credit_code: give the holder by credit code or by holder_id, not both",
+                                field="holder_credit_code")
         clean["holder_id"] = _holder_by_credit_code(conn, changes["holder_credit_code"])
     elif clean.get("holder_id") is not None:
         _check_holder_readable(conn, principal, clean["holder_id"])
     if "status" in clean and clean["status"] not in PARCEL_STATUSES:
-        raise InvalidParcel(f"status: unknown value {clean['status']!r}")
+        raise InvalidParcel(f"status: unknown value {clean['status']!r}", field="status")
     if clean.get("contract_kind") not in (None, *CONTRACT_KINDS):
-        raise InvalidParcel(f"contract_kind: one of {', '.join(CONTRACT_KINDS)}")
+        raise InvalidParcel(f"contract_kind: one of {', '.join(CONTRACT_KINDS)}", field="contract_kind")
     if clean.get("park_id") is not None:
         # that the park exists, is in the parcel's county and holds it: parcel_integrity
         authorize(principal, "parcels", "write", row.adcode, clean["park_id"])
@@ -209,7 +215,7 @@ def update_parcel(
     _check_version(conn, row, expected_version)
     clean = _validate_changes(conn, principal, row, changes)
     if "status" in clean and clean["status"] != row.status and not (reason and reason.strip()):
-        raise InvalidParcel(f"宗地 {row.code}: a reason is required to change the status")
+        raise InvalidParcel(f"宗地 {row.code}: a reason is required to change the status", field="reason")
     _check_values(conn, row, clean)
     params: dict[str, Any] = {**clean, "id": row.id, "v": expected_version}
     sets = [f"{k} = :{k}" for k in clean]
@@ -249,7 +255,7 @@ def add_parcel(
     try:
         code = validate_parcel_code(data.code)
     except ValueError as exc:
-        raise InvalidParcel(str(exc)) from None
+        raise InvalidParcel(str(exc), field="code") from None
     authorize(principal, "parcels", "write", code[:6], data.park_id)
     if data.holder_id is not None:
         _check_holder_readable(conn, principal, data.holder_id)
@@ -263,7 +269,7 @@ def add_parcel(
 def retire_parcel(conn: Connection, principal: Principal, code: str, expected_version: int, reason: str) -> None:
     """Soft retirement: the parcel leaves every live view but keeps its row and history."""
     if not reason or not reason.strip():
-        raise InvalidParcel(f"宗地 {code}: a reason is required to retire a parcel")
+        raise InvalidParcel(f"宗地 {code}: a reason is required to retire a parcel", field="reason")
     row = _locked(conn, code)
     authorize(principal, "parcels", "write", row.adcode, row.park_id)
     _check_version(conn, row, expected_version)
@@ -296,7 +302,7 @@ def split_parcel(
     if len(children) < 2:
         raise InvalidParcel("a split needs at least two child parcels")
     if not reason or not reason.strip():
-        raise InvalidParcel(f"宗地 {code}: a reason is required to split a parcel")
+        raise InvalidParcel(f"宗地 {code}: a reason is required to split a parcel", field="reason")
     row = _locked(conn, code)
     authorize(principal, "parcels", "write", row.adcode, row.park_id)
     _check_version(conn, row, expected_version)

@@ -13,19 +13,26 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.db.models import PARCEL_STATUSES
+from hggis.errors import Invalid
 from hggis.identifiers import validate_parcel_code
 from hggis.parcel_integrity import Candidate, Violation, candidate_rows, check_candidates, errors_of, warnings_of
 from hggis.parcel_values import value_problems
 from hggis.validation import InvalidGeometry, as_multipolygon, outside_huanggang
 
 
-class InvalidParcel(ValueError):
+class InvalidParcel(Invalid):
     """A parcel that cannot be stored, with the reason; ``violations`` lists broken rules by code."""
 
     def __init__(self, message: str, violations: list[Violation] | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.violations = violations or []
         self.field = field or (self.violations[0].field if self.violations else None)
+
+    def problems(self) -> list[tuple[str | None, str, str]]:
+        """One entry per broken integrity rule, typed by its stable code."""
+        if not self.violations:
+            return super().problems()
+        return [(v.field, v.message, f"parcel_integrity.{v.rule}") for v in self.violations]
 
 
 def refuse_violations(found: list[Violation]) -> list[Violation]:
@@ -70,14 +77,19 @@ def check_parcel(conn: Connection, data: ParcelInput) -> tuple[str, shapely.Mult
     """Validate code, status and geometry; raise InvalidParcel naming the parcel and the fault."""
     try:
         code = validate_parcel_code(data.code)
+    except ValueError as exc:
+        raise InvalidParcel(str(exc), field="code") from None
+    try:
         geom = as_multipolygon(data.geometry, f"宗地 {code}")
     except (ValueError, InvalidGeometry) as exc:
-        raise InvalidParcel(str(exc)) from None
+        raise InvalidParcel(str(exc), field="geometry") from None
     if data.status not in PARCEL_STATUSES:
-        raise InvalidParcel(f"宗地 {code}: unknown status {data.status!r} (one of {', '.join(PARCEL_STATUSES)})")
+        raise InvalidParcel(f"宗地 {code}: unknown status {data.status!r} (one of {', '.join(PARCEL_STATUSES)})",
+                            field="status")
     if outside_huanggang(conn, [geom]):
         p = geom.representative_point()
-        raise InvalidParcel(f"宗地 {code}: lies outside 黄冈市 (a point inside it: {p.x:.5f}, {p.y:.5f})")
+        raise InvalidParcel(f"宗地 {code}: lies outside 黄冈市 (a point inside it: {p.x:.5f}, {p.y:.5f})",
+                            field="geometry")
     return code, geom
 
 

@@ -38,6 +38,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
+from hggis.errors import Invalid
 from hggis.features import LAYERS
 from hggis.geo import wgs84_to_gcj02
 from hggis.idle.cases import STATE_LABELS
@@ -53,7 +54,7 @@ Shift = Literal["none", "gcj02"]
 SHIFTS: tuple[str, ...] = ("none", "gcj02")
 
 
-class TileError(ValueError):
+class TileError(Invalid):
     """A request for a tile that does not exist (unknown layer, bad z/x/y or parameter)."""
 
 

@@ -11,8 +11,10 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from hggis.errors import Invalid
 
-class InvalidGeometry(ValueError):
+
+class InvalidGeometry(Invalid):
     """A polygon that cannot be stored; the message says which and why."""
 
 

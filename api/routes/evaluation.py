@@ -20,6 +20,7 @@ from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, model, policies, report, results, runs, service
 from hggis.evaluation.results import ResultFilter
+from hggis.inputs import INT4_MAX, MAX_OFFSET, RowId
 
 router = APIRouter(prefix="/api/evaluation", tags=["evaluation"])
 
@@ -39,7 +40,7 @@ def _invalid(field: str, exc: Exception) -> HTTPException:
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     year: int = Field(ge=1990, le=2100)
-    model_id: int | None = Field(default=None, ge=1)
+    model_id: int | None = Field(default=None, ge=1, le=INT4_MAX)
     proceed: bool = False
     reason: str | None = Field(default=None, max_length=500)
 
@@ -67,7 +68,7 @@ def create_run(body: RunRequest, principal: Principal = SignedIn, eng: Engine = 
     return summary.as_dict()
 
 
-def _run_or_404(conn: Connection, principal: Principal, run_id: int) -> dict[str, Any]:
+def _run_or_404(conn: Connection, principal: Principal, run_id: RowId) -> dict[str, Any]:
     try:
         return runs.get_run(conn, principal, run_id)
     except runs.RunError as exc:
@@ -75,23 +76,23 @@ def _run_or_404(conn: Connection, principal: Principal, run_id: int) -> dict[str
 
 
 @router.get("/runs/{run_id}", summary="One run: model, counts, quality summary")
-def get_run(run_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+def get_run(run_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
     return _run_or_404(conn, principal, run_id)
 
 
 @router.get("/runs/{run_id}/results", summary="Results per enterprise (filter, sort, page; scoped)")
 def list_results(
-    run_id: int,
+    run_id: RowId,
     class_code: ClassCode | None = None,
     size_group: SizeGroup | None = None,
-    park_id: Annotated[int | None, Query(ge=1)] = None,
-    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
+    park_id: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
+    adcode: Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")] = None,
     industry_code: Annotated[str | None, Query(pattern=r"^[a-z_]{2,32}$")] = None,
     evaluated: bool | None = None,
     reason_code: Literal["merged", "quality", "no_figures", "no_land", "below_min_land"] | None = None,
     sort: Literal["rank", "total_score", "land_mu", "name", "enterprise_id"] = "rank",
     limit: Annotated[int, Query(ge=1, le=results.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def list_results(
 
 
 @router.get("/runs/{run_id}/results/{enterprise_id}", summary="Why one enterprise got its result")
-def explain(run_id: int, enterprise_id: int, principal: Principal = SignedIn,
+def explain(run_id: RowId, enterprise_id: RowId, principal: Principal = SignedIn,
             conn: Connection = Depends(connection)) -> dict[str, Any]:
     _run_or_404(conn, principal, run_id)
     try:
@@ -111,26 +112,26 @@ def explain(run_id: int, enterprise_id: int, principal: Principal = SignedIn,
 
 
 @router.get("/runs/{run_id}/parks", summary="Park aggregates, intensity figures and ranking (scoped)")
-def parks(run_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
+def parks(run_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
     _run_or_404(conn, principal, run_id)
     return aggregates.read_aggregates(conn, principal, run_id, "park")
 
 
 @router.get("/runs/{run_id}/counties", summary="County aggregates and ranking (scoped)")
-def counties(run_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
+def counties(run_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
     _run_or_404(conn, principal, run_id)
     return aggregates.read_aggregates(conn, principal, run_id, "county")
 
 
 @router.get("/runs/{run_id}/quality", summary="Data-quality findings stored with the run (scoped)")
-def run_quality(run_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
+def run_quality(run_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
     _run_or_404(conn, principal, run_id)
     return results.run_quality(conn, principal, run_id)
 
 
 @router.get("/runs/{run_id}/report.xlsx", summary="The Excel report of the run (scoped)",
             response_class=Response, responses={200: {"content": {XLSX: {}}}})
-def excel(run_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> Response:
+def excel(run_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> Response:
     run = _run_or_404(conn, principal, run_id)
     data = report.report_bytes(conn, principal, run_id)
     name = report.report_filename(run["year"], run_id)
@@ -144,7 +145,7 @@ def excel(run_id: int, principal: Principal = SignedIn, conn: Connection = Depen
 @router.get("/quality", summary="Data-quality report of a year's figures, before a run (scoped)")
 def quality(
     year: Annotated[int, Query(ge=1990, le=2100)],
-    model_id: Annotated[int | None, Query(ge=1)] = None,
+    model_id: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
@@ -158,8 +159,8 @@ def quality(
 def compare(
     year_from: Annotated[int | None, Query(ge=1990, le=2100)] = None,
     year_to: Annotated[int | None, Query(ge=1990, le=2100)] = None,
-    run_from: Annotated[int | None, Query(ge=1)] = None,
-    run_to: Annotated[int | None, Query(ge=1)] = None,
+    run_from: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
+    run_to: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
@@ -180,7 +181,7 @@ class ModelRequest(BaseModel):
     valid_from: int = Field(ge=1990, le=2100)
     valid_to: int | None = Field(default=None, ge=1990, le=2100)
     params: dict[str, Any] | None = None
-    base_model_id: int | None = Field(default=None, ge=1)
+    base_model_id: int | None = Field(default=None, ge=1, le=INT4_MAX)
     changes: dict[str, Any] = Field(default_factory=dict)
     note: str | None = Field(default=None, max_length=2000)
     reason: str | None = Field(default=None, max_length=500)
@@ -192,7 +193,7 @@ def list_models(principal: Principal = SignedIn, conn: Connection = Depends(conn
 
 
 @router.get("/models/{model_id}", summary="One model version with its parameters")
-def get_model(model_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+def get_model(model_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
     try:
         return model.get_model(conn, principal, model_id)
     except model.ModelError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from sqlalchemy.engine import Connection
 
 from api.deps import SignedIn, connection
@@ -16,7 +16,4 @@ router = APIRouter(prefix="/api", tags=["history"])
 
 @router.get("/history/{table}/{key}", summary="Change history of one object, oldest first")
 def history(table: str, key: str, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> list[dict[str, Any]]:
-    try:
-        return readable_history(conn, principal, table, key)
-    except LookupError as exc:
-        raise HTTPException(404, detail=str(exc)) from None
+    return readable_history(conn, principal, table, key)  # NotFound → 404 in api/errors.py

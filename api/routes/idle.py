@@ -8,9 +8,8 @@ scope itself) and formats the answer. Refusals: 403 outside scope (global handle
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
@@ -21,29 +20,19 @@ from api.deps import Caller, SignedIn, connection, engine
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
-from hggis.idle import cases, deadlines as dl, flags, listing, rules, scan
+from hggis.idle import cases, flags, listing, rules, scan
+from hggis.idle import deadlines as dl
 from hggis.idle.tables import CASE_KINDS, CASE_STATES, DISPOSAL_KINDS, FLAG_STATUSES, RULE_CATEGORIES
+from hggis.inputs import INT4_MAX, MAX_OFFSET, RowId
 
 router = APIRouter(prefix="/api/idle", tags=["idle land 闲置土地"])
 
-T = TypeVar("T")
-Adcode = Annotated[str | None, Query(pattern=r"^4211\d{2}$")]
-ParkId = Annotated[int | None, Query(ge=1)]
+Adcode = Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")]
+ParkId = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
 Limit = Annotated[int, Query(ge=1, le=5000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Reason = Annotated[str, Field(min_length=2, max_length=1000)]
-
-
-def _run(action: Callable[[], T]) -> T:
-    """Translate the service layer's refusals into HTTP answers (Forbidden → 403 globally)."""
-    try:
-        return action()
-    except (cases.CaseNotFound, LookupError) as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    except cases.IllegalTransition as exc:
-        raise HTTPException(409, detail=str(exc)) from None
-    except (cases.CaseError, rules.RuleError, scan.ScanError, ValueError) as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _one_of(name: str, value: str | None, allowed: tuple[str, ...] | list[str]) -> None:
@@ -67,7 +56,7 @@ def get_rules(
             "banned_industries": rules.banned_industries(conn, rs.id),
         }
 
-    return _run(act)
+    return act()
 
 
 class ScanRequest(BaseModel):
@@ -82,7 +71,7 @@ def post_scan(body: ScanRequest, principal: Principal = SignedIn, db: Engine = D
         with transaction(db, principal.actor, body.reason) as conn:
             return scan.run_scan(conn, principal, body.as_of, body.reason)
 
-    return _run(act)
+    return act()
 
 
 @router.get("/scans", summary="Stored scans, newest first")
@@ -91,13 +80,13 @@ def get_scans(principal: Principal = SignedIn, conn: Connection = Depends(connec
 
 
 @router.get("/scans/{scan_id}", summary="One scan: header and counts per rule in your scope")
-def get_scan(scan_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
-    return _run(lambda: scan.scan_summary(conn, principal, scan_id))
+def get_scan(scan_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+    return scan.scan_summary(conn, principal, scan_id)
 
 
 @router.get("/scans/{scan_id}/results", summary="Candidates: rule, days idle, fee, legal basis, next deadline")
 def get_scan_results(
-    scan_id: int,
+    scan_id: RowId,
     rule_code: str | None = None,
     category: str | None = None,
     adcode: Adcode = None,
@@ -109,17 +98,17 @@ def get_scan_results(
 ) -> dict[str, Any]:
     _one_of("category", category, RULE_CATEGORIES)
     filters = {"rule_code": rule_code, "category": category, "adcode": adcode, "park_id": park_id}
-    return _run(lambda: scan.scan_results(conn, principal, scan_id, filters, limit, offset))
+    return scan.scan_results(conn, principal, scan_id, filters, limit, offset)
 
 
 @router.get("/scans/{newer}/diff", summary="Parcels whose fired rules changed since an older scan")
 def get_scan_diff(
-    newer: int,
-    against: Annotated[int, Query(ge=1, description="the older scan's id")],
+    newer: RowId,
+    against: Annotated[int, Query(ge=1, le=INT4_MAX, description="the older scan's id")],
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
-    rows = _run(lambda: scan.diff_scans(conn, principal, against, newer))
+    rows = scan.diff_scans(conn, principal, against, newer)
     return {"older": against, "newer": newer, "changes": rows}
 
 
@@ -157,7 +146,7 @@ def post_case(body: CaseOpen, principal: Principal = SignedIn, db: Engine = Depe
             )
             return cases.get_case(conn, principal, case_id)
 
-    return _run(act)
+    return act()
 
 
 class CasesFromScan(BaseModel):
@@ -169,13 +158,13 @@ class CasesFromScan(BaseModel):
 
 @router.post("/scans/{scan_id}/cases", status_code=201, summary="Open a case for every idle candidate without one")
 def post_cases_from_scan(
-    scan_id: int, body: CasesFromScan, principal: Principal = SignedIn, db: Engine = Depends(engine)
+    scan_id: RowId, body: CasesFromScan, principal: Principal = SignedIn, db: Engine = Depends(engine)
 ) -> dict[str, Any]:
     def act() -> list[int]:
         with transaction(db, principal.actor, body.reason) as conn:
             return cases.open_cases_from_scan(conn, principal, scan_id, body.opened_on, body.reason, body.rule_codes)
 
-    ids = _run(act)
+    ids = act()
     return {"opened": len(ids), "case_ids": ids}
 
 
@@ -194,12 +183,12 @@ def get_cases(
     _one_of("state", state, CASE_STATES)
     _one_of("kind", kind, CASE_KINDS)
     filters = {"state": state, "kind": kind, "adcode": adcode, "park_id": park_id}
-    return _run(lambda: cases.list_cases(conn, principal, filters, open_only, limit, offset))
+    return cases.list_cases(conn, principal, filters, open_only, limit, offset)
 
 
 @router.get("/cases/{case_id}", summary="One case with its complete history")
-def get_case(case_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
-    return _run(lambda: cases.get_case(conn, principal, case_id))
+def get_case(case_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+    return cases.get_case(conn, principal, case_id)
 
 
 class Indicators(BaseModel):
@@ -239,7 +228,7 @@ class Step(BaseModel):
 
 
 @router.post("/cases/{case_id}/steps", summary="Apply one step of the procedure (409 when not allowed)")
-def post_step(case_id: int, body: Step, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict[str, Any]:
+def post_step(case_id: RowId, body: Step, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict[str, Any]:
     params = body.model_dump(exclude_none=True, exclude={"action", "on", "reason", "documents"})
     if body.indicators is not None:
         params["indicators"] = body.indicators.model_dump(exclude_none=True)
@@ -251,7 +240,7 @@ def post_step(case_id: int, body: Step, principal: Principal = SignedIn, db: Eng
                 [d.to_document() for d in body.documents], **params,
             )
 
-    return _run(act)
+    return act()
 
 
 class CauseIn(BaseModel):
@@ -270,7 +259,7 @@ def post_cause(code: str, body: CauseIn, principal: Principal = SignedIn, db: En
             return cases.record_cause(conn, principal, code, body.reason_code, body.on, body.reason,
                                       body.evidence_ref, body.note)
 
-    return {"id": _run(act)}
+    return {"id": act()}
 
 
 class AgreementIn(BaseModel):
@@ -292,7 +281,7 @@ def post_agreement(code: str, body: AgreementIn, principal: Principal = SignedIn
                                           body.new_start_date, body.reason, body.kind, body.new_completion_date,
                                           body.temporary_use_until)
 
-    return {"id": _run(act)}
+    return {"id": act()}
 
 
 # ---- flags ----------------------------------------------------------------------------
@@ -312,7 +301,7 @@ def post_flag(body: FlagIn, principal: Principal = SignedIn, db: Engine = Depend
         with transaction(db, principal.actor, body.note) as conn:
             return flags.flag_parcel(conn, principal, body.parcel_code, body.note, body.document_ref, body.on)
 
-    return {"id": _run(act)}
+    return {"id": act()}
 
 
 @router.get("/flags", summary="Flags in your scope, with the case each led to")
@@ -326,8 +315,7 @@ def get_flags(
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
     _one_of("status", status, FLAG_STATUSES)
-    return _run(lambda: flags.list_flags(conn, principal, {"status": status, "adcode": adcode, "park_id": park_id},
-                                         limit, offset))
+    return flags.list_flags(conn, principal, {"status": status, "adcode": adcode, "park_id": park_id}, limit, offset)
 
 
 class FlagDecision(BaseModel):
@@ -339,12 +327,12 @@ class FlagDecision(BaseModel):
 
 
 @router.post("/flags/{flag_id}/confirm", summary="Confirm a flag: opens a case (county officers)")
-def post_confirm(flag_id: int, body: FlagDecision, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
+def post_confirm(flag_id: RowId, body: FlagDecision, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
     def act() -> int:
         with transaction(db, principal.actor, body.reason) as conn:
             return flags.confirm_flag(conn, principal, flag_id, body.reason, body.on, body.kind, body.rule_code)
 
-    return {"flag_id": flag_id, "case_id": _run(act)}
+    return {"flag_id": flag_id, "case_id": act()}
 
 
 class FlagDismissal(BaseModel):
@@ -354,19 +342,20 @@ class FlagDismissal(BaseModel):
 
 
 @router.post("/flags/{flag_id}/dismiss", summary="Dismiss a flag with a reason (county officers)")
-def post_dismiss(flag_id: int, body: FlagDismissal, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
+def post_dismiss(flag_id: RowId, body: FlagDismissal, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict:
     def act() -> None:
         with transaction(db, principal.actor, body.reason) as conn:
             flags.dismiss_flag(conn, principal, flag_id, body.reason, body.on)
 
-    _run(act)
+    act()
     return {"flag_id": flag_id, "status": "dismissed"}
 
 
 # ---- deadlines and the public listing -------------------------------------------------
 
 
-@router.get("/deadlines", summary="Overdue investigations, thresholds ahead, cases and flags waiting (json|csv|xlsx)")
+@router.get("/deadlines", summary="Overdue investigations, thresholds ahead, cases and flags waiting (json|csv|xlsx)",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, XLSX: {}}}})
 def get_deadlines(
     as_of: dt.date | None = None,
     lookahead_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
@@ -375,14 +364,14 @@ def get_deadlines(
     conn: Connection = Depends(connection),
 ) -> Any:
     day = as_of or clock.today()
-    rows = _run(lambda: dl.deadlines(conn, principal, day, lookahead_days))
+    rows = dl.deadlines(conn, principal, day, lookahead_days)
     name = f"idle-deadlines-{day.isoformat()}"
     if format == "csv":
         return Response(dl.to_csv(rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     if format == "xlsx":
         return Response(dl.to_xlsx(rows, day),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     return {"as_of": day, "items": rows}
 

@@ -17,13 +17,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy.engine import Connection, Engine
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from sqlalchemy.engine import Connection, Engine
 
 from api.deps import Caller, Public, SignedIn, connection, engine
 from hggis.access.policy import Principal
 from hggis.config import get_settings
+from hggis.inputs import RowId
 from hggis.io.export import EXPORT_KINDS, FORMATS, ExportError, export_features, export_layer
 from hggis.io.figures_import import FiguresImportOptions, import_figures
 from hggis.io.facts_import import import_facts
@@ -97,7 +98,7 @@ async def upload_parcels(
     request: Request,
     file: Annotated[UploadFile, File(description="Shapefile .zip, .gpkg, .geojson or .csv (WKT)")],
     layer: Annotated[str | None, Form(max_length=200)] = None,
-    crs: Annotated[str | None, Form(pattern=r"^(EPSG:)?\d{4,6}$")] = None,
+    crs: Annotated[str | None, Form(pattern=r"^(EPSG:)?[0-9]{4,6}$")] = None,
     source_datum: Annotated[str | None, Form(pattern=r"^(cgcs2000|wgs84|gcj02)$")] = None,
     encoding: Annotated[str | None, Form(pattern=r"^(utf-8|utf8|gbk|gb18030|cp936)$")] = None,
     fix: Annotated[bool, Form()] = False,
@@ -185,7 +186,8 @@ async def upload_facts(
     return await _sheet_upload(request, file, import_facts, principal, db, SheetImportOptions(dry_run=dry_run, sheet=sheet))
 
 
-@router.get("/imports/template", summary="The Excel template for enterprises' annual figures", dependencies=[Public])
+@router.get("/imports/template", summary="The Excel template for enterprises' annual figures", dependencies=[Public],
+            response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def template() -> Response:
     return Response(
         build_template(),
@@ -204,7 +206,7 @@ def imports_log(
 
 
 @router.get("/imports/{import_id}", summary="One import run with its full report")
-def import_detail(import_id: int, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+def import_detail(import_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
     row = get_import(conn, principal, import_id)
     if row is None:
         raise HTTPException(404, detail=f"no import #{import_id} in your scope")

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import Public, connection
 from hggis.features import MAX_PAGE, BBox, Page, feature_collection
+from hggis.inputs import MAX_OFFSET
 
 router = APIRouter(prefix="/api", tags=["layers"], dependencies=[Public])
 
@@ -41,7 +42,7 @@ def _page_links(request: Request, fc: dict[str, Any], page: Page) -> dict[str, A
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="features per page")]
-Offset = Annotated[int, Query(ge=0, description="features to skip (order is stable)")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="features to skip (order is stable)")]
 BBoxParam = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4490)")]
 
 
@@ -55,7 +56,7 @@ def counties(request: Request, conn: Connection = Depends(connection)) -> dict[s
 def parks(
     request: Request,
     bbox: BBoxParam = None,
-    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
+    adcode: Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
     conn: Connection = Depends(connection),

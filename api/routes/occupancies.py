@@ -14,6 +14,7 @@ from api.deps import SignedIn, connection, engine
 from api.routes.parcels import _expected_version
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
+from hggis.inputs import RowId
 from hggis.occupancies import (
     InvalidOccupancy,
     OccupancyInput,
@@ -75,7 +76,7 @@ class Removal(BaseModel):
     reason: str | None = Field(None, max_length=500)
 
 
-OccupancyId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+OccupancyId = RowId  # hggis.inputs: the integer id range, defined once
 
 
 @router.get("/parcels/{code}/occupancies", summary="Who uses the parcel today (the holder's implied share included)")

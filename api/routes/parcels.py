@@ -18,22 +18,14 @@ from hggis.access.policy import Principal, scope_clause
 from hggis.db.models import PARCEL_STATUSES
 from hggis.db.session import transaction
 from hggis.features import Page, feature_collection
-from hggis.history import object_history
-from hggis.parcel_edits import (
-    NotFound,
-    StaleVersion,
-    add_parcel,
-    merge_parcels,
-    retire_parcel,
-    split_parcel,
-    update_parcel,
-)
+from hggis.inputs import INT4_MAX
+from hggis.parcel_edits import add_parcel, merge_parcels, retire_parcel, split_parcel, update_parcel
 from hggis.parcel_integrity import Violation
-from hggis.parcels import InvalidParcel, ParcelInput
+from hggis.parcels import ParcelInput
 
 router = APIRouter(prefix="/api", tags=["parcels"])
 
-Adcode = Annotated[str | None, Field(pattern=r"^4211\d{2}$")]
+Adcode = Annotated[str | None, Field(pattern=r"^4211[0-9]{2}$")]
 
 
 def _layer_for(principal: Principal) -> tuple[str, tuple[str, dict[str, Any]] | None]:
@@ -47,8 +39,8 @@ def _layer_for(principal: Principal) -> tuple[str, tuple[str, dict[str, Any]] | 
 def list_parcels(
     request: Request,
     bbox: BBoxParam = None,
-    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
-    park_id: Annotated[int | None, Query(ge=1)] = None,
+    adcode: Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")] = None,
+    park_id: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
     status: Annotated[str | None, Query(description="one of: " + ", ".join(PARCEL_STATUSES))] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
@@ -81,12 +73,12 @@ class ParcelChanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(None, ge=1, description="version you edited (or send If-Match)")
+    version: int | None = Field(None, ge=1, le=INT4_MAX, description="version you edited (or send If-Match)")
     reason: str | None = Field(None, max_length=500, description="required for a status change")
     status: str | None = None
-    park_id: int | None = Field(None, ge=1)
-    land_use: str | None = Field(None, pattern=r"^\d{4}$")
-    holder_id: int | None = Field(None, ge=1, description="an enterprise you may read (else use holder_credit_code)")
+    park_id: int | None = Field(None, ge=1, le=INT4_MAX)
+    land_use: str | None = Field(None, pattern=r"^[0-9]{4}$")
+    holder_id: int | None = Field(None, ge=1, le=INT4_MAX, description="an enterprise you may read (else use holder_credit_code)")
     holder_credit_code: str | None = Field(None, max_length=18, description="the holder's 统一社会信用代码")
     intended_industry: str | None = None
     contract_kind: str | None = None
@@ -126,33 +118,6 @@ def _geometry(data: dict[str, Any] | None, field: str = "geometry"):  # noqa: AN
         raise HTTPException(422, detail=[{"loc": ["body", field], "msg": "not a GeoJSON geometry"}]) from None
 
 
-def _run(action):  # noqa: ANN001, ANN202
-    """Translate the service layer's refusals into HTTP answers."""
-    try:
-        return action()
-    except NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    except StaleVersion as exc:
-        raise HTTPException(
-            409,
-            detail={
-                "message": str(exc),
-                "current_version": exc.current,
-                "changed_by": exc.changed_by,
-                "changed_at": exc.changed_at.isoformat() if exc.changed_at else None,
-            },
-        ) from None
-    except InvalidParcel as exc:
-        if exc.violations:
-            raise HTTPException(422, detail=[
-                {"loc": ["body", v.field], "msg": v.message, "type": f"parcel_integrity.{v.rule}"}
-                for v in exc.violations
-            ]) from None
-        if exc.field:
-            raise HTTPException(422, detail=[{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]) from None
-        raise HTTPException(422, detail=str(exc)) from None
-
-
 def _warnings(found: list[Violation]) -> list[dict[str, object]]:
     """Slivers and other written-but-reported findings, by rule code."""
     return [v.as_dict() for v in found]
@@ -177,7 +142,8 @@ def patch_parcel(
         with transaction(db, principal.actor, body.reason) as conn:
             return update_parcel(conn, principal, code, changes, expected, body.reason, found)
 
-    return {"code": code.upper(), "version": _run(act), "warnings": _warnings(found)}
+    # Refusals (not found, stale version, invalid parcel) are hggis.errors kinds: api/errors.py maps them.
+    return {"code": code.upper(), "version": act(), "warnings": _warnings(found)}
 
 
 class NewParcel(BaseModel):
@@ -186,8 +152,8 @@ class NewParcel(BaseModel):
     code: str = Field(..., min_length=19, max_length=19)
     geometry: dict[str, Any]
     status: str
-    park_id: int | None = Field(None, ge=1)
-    land_use: str = Field("0601", pattern=r"^\d{4}$")
+    park_id: int | None = Field(None, ge=1, le=INT4_MAX)
+    land_use: str = Field("0601", pattern=r"^[0-9]{4}$")
     intended_industry: str | None = None
     reason: str | None = Field(None, max_length=500)
 
@@ -205,13 +171,13 @@ def post_parcel(body: NewParcel, principal: Principal = SignedIn, db: Engine = D
         with transaction(db, principal.actor, body.reason) as conn:
             return add_parcel(conn, principal, data, body.reason, found)
 
-    _run(act)
+    act()
     return {"code": body.code.upper(), "version": 1, "warnings": _warnings(found)}
 
 
 class Retirement(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(..., ge=1)
+    version: int = Field(..., ge=1, le=INT4_MAX)
     reason: str = Field(..., min_length=2, max_length=500)
 
 
@@ -221,7 +187,7 @@ def post_retire(code: str, body: Retirement, principal: Principal = SignedIn, db
         with transaction(db, principal.actor, body.reason) as conn:
             retire_parcel(conn, principal, code, body.version, body.reason)
 
-    _run(act)
+    act()
     return {"code": code.upper(), "retired": True}
 
 
@@ -232,7 +198,7 @@ class Child(BaseModel):
 
 class Split(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(..., ge=1)
+    version: int = Field(..., ge=1, le=INT4_MAX)
     reason: str = Field(..., min_length=2, max_length=500)
     children: list[Child] = Field(..., min_length=2, max_length=100)
 
@@ -247,7 +213,7 @@ def post_split(code: str, body: Split, principal: Principal = SignedIn, db: Engi
         with transaction(db, principal.actor, body.reason) as conn:
             return split_parcel(conn, principal, code, children, body.version, body.reason, found)
 
-    return {"parent": code.upper(), "children": _run(act), "warnings": _warnings(found)}
+    return {"parent": code.upper(), "children": act(), "warnings": _warnings(found)}
 
 
 class Merge(BaseModel):
@@ -265,4 +231,4 @@ def post_merge(body: Merge, principal: Principal = SignedIn, db: Engine = Depend
         with transaction(db, principal.actor, body.reason) as conn:
             return merge_parcels(conn, principal, body.parcels, body.new_code, body.reason, found)
 
-    return {"code": _run(act), "parents": sorted(c.upper() for c in body.parcels), "warnings": _warnings(found)}
+    return {"code": act(), "parents": sorted(c.upper() for c in body.parcels), "warnings": _warnings(found)}

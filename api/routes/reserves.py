@@ -17,6 +17,7 @@ from api.deps import Caller, Public, SignedIn, connection, engine
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
+from hggis.inputs import INT4_MAX, MAX_OFFSET, RowId
 from hggis.reserves.common import InvalidRequest, NotFound
 from hggis.reserves.constraints import (
     LayerReadError,
@@ -67,7 +68,8 @@ def ledger(as_of: AsOf = None, since: Since = None, principal: Principal = Calle
     return _call(lambda: reserve_ledger(conn, principal, as_of=as_of, since=since).to_dict())
 
 
-@router.get("/reserves/ledger.xlsx", summary="The ledger as a Chinese Excel workbook")
+@router.get("/reserves/ledger.xlsx", summary="The ledger as a Chinese Excel workbook",
+            response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def ledger_xlsx(as_of: AsOf = None, since: Since = None, principal: Principal = Caller,
                 conn: Connection = Depends(connection)) -> Response:
     data = _call(lambda: ledger_xlsx_bytes(reserve_ledger(conn, principal, as_of=as_of, since=since)))
@@ -92,7 +94,7 @@ def proposal(
 
 @router.get("/reserves/indicators/flags", summary="Reserve/on-offer parcels with their indicator flags")
 def flags(
-    adcode: Annotated[str | None, Query(pattern=r"^4211\d{2}$")] = None,
+    adcode: Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")] = None,
     flagged_only: bool = True,
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
@@ -112,7 +114,7 @@ class IndicatorChanges(BaseModel):
 
     reason: str = Field(..., min_length=2, max_length=500)
     version: int | None = Field(None, ge=0, description="version you read (0: none yet); 422 if it changed")
-    gbt4754_code: str | None = Field(None, pattern=r"^\d{2,4}$")
+    gbt4754_code: str | None = Field(None, pattern=r"^[0-9]{2,4}$")
     fill_defaults: bool = False
     investment_intensity: float | None = None
     far_min: float | None = None
@@ -167,7 +169,7 @@ def sites(
     min_mu: Annotated[float, Query(gt=0, description="minimum area (亩)")],
     max_mu: Annotated[float, Query(gt=0, description="maximum area (亩)")],
     adcode: Annotated[str | None, Query(max_length=6, description="county adcode")] = None,
-    park_id: Annotated[int | None, Query(ge=1)] = None,
+    park_id: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
     industry: Annotated[str | None, Query(max_length=32, description="plan industry code")] = None,
     max_slope: Annotated[float | None, Query(gt=0, le=90, description="maximum mean slope (°)")] = None,
     near: Annotated[str | None, Query(description="reference point lon,lat")] = None,
@@ -195,9 +197,9 @@ def layers(include_inactive: bool = False, principal: Principal = SignedIn,
 
 @router.get("/constraint-layers/{layer_id}/features", summary="A layer's features (GeoJSON)")
 def features(
-    layer_id: int,
+    layer_id: RowId,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     principal: Principal = SignedIn,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
@@ -211,7 +213,7 @@ def post_layer(
     kind: Annotated[str, Form()],
     reason: Annotated[str, Form(min_length=2, max_length=500)],
     role: Annotated[str | None, Form()] = None,
-    adcode: Annotated[str | None, Form(pattern=r"^4211\d{2}$")] = None,
+    adcode: Annotated[str | None, Form(pattern=r"^4211[0-9]{2}$")] = None,
     layer: Annotated[str | None, Form()] = None,
     crs: Annotated[str | None, Form()] = None,
     source_datum: Annotated[str | None, Form()] = None,
@@ -241,7 +243,7 @@ class Retire(BaseModel):
 
 
 @router.post("/constraint-layers/{layer_id}/retire", summary="Stop using a layer (kept, inactive)")
-def post_retire_layer(layer_id: int, body: Retire, principal: Principal = SignedIn,
+def post_retire_layer(layer_id: RowId, body: Retire, principal: Principal = SignedIn,
                       db: Engine = Depends(engine)) -> dict[str, Any]:
     def act() -> dict[str, Any]:
         with transaction(db, principal.actor, body.reason) as conn:

@@ -33,6 +33,7 @@ from hggis.db.session import transaction
 from hggis.idle import cases, deadlines, flags, scan
 from hggis.idle.cases import ACTIONS, CaseError, CaseNotFound
 from hggis.idle.tables import CASE_KINDS, CASE_STATES
+from hggis.inputs import RowId
 from hggis.workbench.case_form import DISPOSAL_CHOICES, DOCUMENT_HINTS, STEP_FIELDS, field_for_message, read_step
 from hggis.workbench.case_steps import allowed_steps
 
@@ -91,7 +92,7 @@ def run_scan(principal: Principal = FormUser, db: Engine = Depends(engine)) -> R
 
 
 @router.get("/cases/scans/{scan_id}")
-def scan_page(request: Request, scan_id: int, rule: str | None = None, page: str | None = None,
+def scan_page(request: Request, scan_id: RowId, rule: str | None = None, page: str | None = None,
               principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     require_grant(principal, "idle_cases")
     try:
@@ -107,7 +108,7 @@ def scan_page(request: Request, scan_id: int, rule: str | None = None, page: str
     })
 
 
-def _case_page(request: Request, conn: Connection, principal: Principal, case_id: int, status_code: int = 200,
+def _case_page(request: Request, conn: Connection, principal: Principal, case_id: RowId, status_code: int = 200,
                open_action: str | None = None, values: dict[str, str] | None = None,
                errors: dict[str, str] | None = None) -> Response:
     try:
@@ -126,12 +127,12 @@ def _case_page(request: Request, conn: Connection, principal: Principal, case_id
 
 
 @router.get("/cases/{case_id}")
-def case(request: Request, case_id: int, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
+def case(request: Request, case_id: RowId, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     return _case_page(request, conn, principal, case_id)
 
 
 @router.post("/cases/{case_id}/steps/{action}")
-async def step(request: Request, case_id: int, action: str, principal: Principal = FormUser,
+async def step(request: Request, case_id: RowId, action: str, principal: Principal = FormUser,
                db: Engine = Depends(engine)) -> Response:
     if action not in ACTIONS:
         raise PageNotFound(f"没有这一步骤：{action}")
@@ -156,7 +157,7 @@ async def step(request: Request, case_id: int, action: str, principal: Principal
 
 @router.post("/cases/flags/{flag_id}/confirm")
 def confirm_flag(
-    request: Request, flag_id: int, reason: Reason = "", kind: Annotated[str, Form(max_length=20)] = "idle",
+    request: Request, flag_id: RowId, reason: Reason = "", kind: Annotated[str, Form(max_length=20)] = "idle",
     principal: Principal = FormUser, db: Engine = Depends(engine),
 ) -> Response:
     return _decide(request, flag_id, principal, db, reason, lambda conn: flags.confirm_flag(
@@ -164,13 +165,13 @@ def confirm_flag(
 
 
 @router.post("/cases/flags/{flag_id}/dismiss")
-def dismiss_flag(request: Request, flag_id: int, reason: Reason = "", principal: Principal = FormUser,
+def dismiss_flag(request: Request, flag_id: RowId, reason: Reason = "", principal: Principal = FormUser,
                  db: Engine = Depends(engine)) -> Response:
     return _decide(request, flag_id, principal, db, reason,
                    lambda conn: flags.dismiss_flag(conn, principal, flag_id, reason.strip(), clock.today()))
 
 
-def _decide(request: Request, flag_id: int, principal: Principal, db: Engine, reason: str, work) -> Response:  # noqa: ANN001
+def _decide(request: Request, flag_id: RowId, principal: Principal, db: Engine, reason: str, work) -> Response:  # noqa: ANN001
     """Confirm (→ the case page) or dismiss a flag; a refusal is shown beside that flag's form."""
     message = None
     if len(reason.strip()) < 2:

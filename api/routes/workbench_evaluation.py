@@ -19,9 +19,9 @@ from api.deps import connection, engine
 from api.workbench import (
     FormUser,
     PageNotFound,
+    Pager,
     PageRoute,
     PageUser,
-    Pager,
     choice,
     int_param,
     query_pairs,
@@ -35,6 +35,7 @@ from hggis.db.session import transaction
 from hggis.evaluation import aggregates, model, report, results, runs
 from hggis.evaluation.model import CLASS_LABELS, GROUP_LABELS
 from hggis.evaluation.results import ResultFilter
+from hggis.inputs import is_row_id
 from hggis.workbench.model_form import MODEL_FORM_ERRORS, model_changes, model_form_values
 from hggis.workbench.words import plain_text
 
@@ -142,7 +143,7 @@ def run_evaluation(
     y = int_param(year, 0, lo=0)
     if not 1990 <= y <= 2100:
         errors["year"] = "请填写评价年度（四位数字，例如 2024）"
-    mid = int(model_id) if model_id.isdigit() else None
+    mid = int(model_id) if is_row_id(model_id) else None
     if not errors:
         try:
             summary = runs.run_evaluation(db, principal, y, mid, proceed == "1", reason.strip() or None)

@@ -21,6 +21,7 @@ from api.routes.imports import FIGURE_SUFFIXES, SPATIAL_SUFFIXES, upload_limit
 from api.workbench import FormUser, PageNotFound, PageRoute, PageUser, Pager, choice, int_param, see_other, show
 from hggis.access.policy import Principal
 from hggis.db.models import PARCEL_STATUSES
+from hggis.inputs import RowId
 from hggis.io.facts_import import import_facts
 from hggis.io.figures_import import FiguresImportOptions, import_figures
 from hggis.io.importlog import get_import, list_imports, require_import_right
@@ -229,7 +230,7 @@ def discard(token: str, principal: Principal = FormUser) -> Response:
 
 
 @router.get("/imports/{import_id}")
-def result(request: Request, import_id: int, page: str | None = None, principal: Principal = PageUser,
+def result(request: Request, import_id: RowId, page: str | None = None, principal: Principal = PageUser,
            conn: Connection = Depends(connection)) -> Response:
     require_import_right(principal)
     run = get_import(conn, principal, import_id)

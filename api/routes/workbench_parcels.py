@@ -22,6 +22,7 @@ from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.idle.cases import CaseError, CaseNotFound
 from hggis.idle.flags import flag_parcel
+from hggis.inputs import RowId
 from hggis.occupancies import (
     InvalidOccupancy,
     OccupancyInput,
@@ -199,7 +200,7 @@ def add_occupancy_form(
 def end_occupancy_form(
     request: Request,
     code: str,
-    occupancy_id: int,
+    occupancy_id: RowId,
     version: Annotated[int, Form(ge=1, le=2_000_000_000)],
     valid_to: Annotated[str, Form(max_length=20)],
     principal: Principal = FormUser,
@@ -216,7 +217,7 @@ def end_occupancy_form(
 def delete_occupancy_form(
     request: Request,
     code: str,
-    occupancy_id: int,
+    occupancy_id: RowId,
     version: Annotated[int, Form(ge=1, le=2_000_000_000)],
     principal: Principal = FormUser,
     db: Engine = Depends(engine),

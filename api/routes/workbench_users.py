@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import connection, engine
-from api.workbench import FormUser, PageNotFound, PageRoute, PageUser, Pager, int_param, see_other, show
+from api.workbench import FormUser, PageNotFound, Pager, PageRoute, PageUser, int_param, see_other, show
 from hggis.access.policy import ROLE_LABELS, Principal, authorize
 from hggis.db.session import transaction
+from hggis.inputs import is_row_id
 from hggis.workbench.users_admin import (
     DEFAULT_TOKEN_DAYS,
     UserError,
@@ -41,7 +42,7 @@ Many = Annotated[list[str], Form()]
 
 
 def _parks(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.strip().isdigit()][:100]
+    return [int(v) for v in values if is_row_id(v.strip())][:100]
 
 
 def _list_page(request: Request, conn: Connection, principal: Principal, page: int = 1,

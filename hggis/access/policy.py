@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hggis.errors import Forbidden  # raised below; importers keep taking it from here
+
 Scope = Literal["all", "county", "park", "public"]
 ROLES: tuple[str, ...] = ("public", "park_manager", "county_officer", "city_admin")
 ROLE_LABELS = {
@@ -87,10 +89,6 @@ POLICY: dict[str, dict[str, dict[str, Scope]]] = {
         "write": {"city_admin": "all"},
     },
 }
-
-
-class Forbidden(PermissionError):
-    """The principal may not do this (HTTP 403); the message says what and why."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import ROLES, Principal, authorize
 from hggis.access.tables import ApiToken, User, WebSession
+from hggis.errors import Invalid
 
 TOKEN_PREFIX = "hggis_"
 DEFAULT_TOKEN_DAYS = 90
@@ -29,7 +30,7 @@ MIN_PASSWORD = 10
 _hasher = PasswordHasher()  # passwords only
 
 
-class UserError(ValueError):
+class UserError(Invalid):
     """A user operation that cannot be done, with the reason."""
 
 

@@ -20,11 +20,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
+from hggis.errors import Invalid
 
 PROJECT_YEARS = 5  # how many years of project starts/completions the dashboard shows
 
 
-class DashboardError(ValueError):
+class DashboardError(Invalid):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hggis.db.cluster import APP_ROLE, OWNER_ROLE, ClusterError, embedded_cluster
+from hggis.errors import Unavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from hggis.config import Settings
@@ -31,7 +32,7 @@ DRIVER_SCHEME = "postgresql+psycopg"
 CONNECT_TIMEOUT_S = 10
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(Unavailable):
     """The configured database cannot be used (one-line reason, never containing a password)."""
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize
+from hggis.errors import Invalid
 
 SizeGroup = Literal["above", "below"]
 GROUP_LABELS: dict[str, str] = {"above": "规上", "below": "规下"}
@@ -84,7 +85,7 @@ QUALITY_CHECKS: dict[str, str] = {
 }
 
 
-class ModelError(ValueError):
+class ModelError(Invalid):
     """A model version that cannot be stored or found, with the reason."""
 
 

@@ -22,12 +22,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize
+from hggis.errors import Invalid
 from hggis.evaluation.tables import CLASS_CODES
 
 KWH_UNIT = "元/千瓦时"
 
 
-class PolicyError(ValueError):
+class PolicyError(Invalid):
     """A policy row that cannot be stored, with the reason."""
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, can
+from hggis.errors import NotFound
 from hggis.evaluation import policies
 from hggis.evaluation.compute import class_boundaries
 from hggis.evaluation.land import FIGURE_COLUMNS
@@ -52,7 +53,7 @@ class ResultFilter:
     reason_code: str | None = None
 
 
-class ResultError(LookupError):
+class ResultError(NotFound):
     """A result that does not exist, with the reason."""
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from hggis.access.policy import Principal, grant
 from hggis.evaluation.runs import authorize_read, compute_evaluation, prepare
 from hggis.identifiers import InvalidIdentifier, validate_credit_code
+from hggis.inputs import is_row_id
 
 
 def scope_mask(principal: Principal, frame: pd.DataFrame, resource: str = "evaluation") -> pd.Series:
@@ -53,7 +54,7 @@ def quality_report(conn: Connection, principal: Principal, year: int, model_id: 
 
 def enterprise_id_of(conn: Connection, key: str) -> int:
     """An enterprise id from a credit code or a numeric id."""
-    if key.isdigit() and len(key) < 18:  # an 18-digit key is a credit code, not an id
+    if is_row_id(key):  # an 18-character credit code is never a 32-bit id
         return int(key)
     try:
         code = validate_credit_code(key)

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from hggis import clock
 from hggis.access.policy import Principal, authorize, can, scope_clause
 from hggis.db.session import set_actor
+from hggis.errors import Invalid, NotFound
 from hggis.idle.calendar import add_years, due_within, reached_on
 from hggis.idle.rules import RuleSet, rule_catalogue, rule_set_in_force
 from hggis.idle.tables import CASE_KINDS, DISPOSAL_KINDS, TERMINAL_STATES
@@ -76,15 +77,17 @@ INDICATOR_FIELDS = (
 )
 
 
-class CaseError(ValueError):
+class CaseError(Invalid):
     """Input that cannot be accepted (HTTP 422), with the reason."""
 
 
 class IllegalTransition(CaseError):
     """A step the procedure does not allow in the case's current state (HTTP 409)."""
 
+    kind = "conflict"  # a CaseError, but the request is fine: the case's state is not
 
-class CaseNotFound(LookupError):
+
+class CaseNotFound(NotFound):
     """No such case, parcel or flag (HTTP 404)."""
 
 

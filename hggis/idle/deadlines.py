@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from hggis import clock
 from hggis.access.policy import Principal, scope_clause
+from hggis.errors import Invalid
 from hggis.idle.cases import STATE_LABELS
 from hggis.idle.rules import rule_set_in_force
 from hggis.idle.scan import PARCEL_FACTS_CTES, SCAN_WORK_MEM, no_jit
@@ -107,7 +108,7 @@ def deadlines(
     rules = rule_set_in_force(conn, as_of)
     look = lookahead_days if lookahead_days is not None else rules.lookahead_days
     if not 1 <= look <= 3650:
-        raise ValueError("lookahead_days must be between 1 and 3650")
+        raise Invalid("lookahead_days must be between 1 and 3650", field="lookahead_days", location="query")
     # the window comes from the rule set unless the caller asks for another
     thresholds = _thresholds_sql(where)
     waiting_holder = (

@@ -19,10 +19,11 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant
 from hggis.db.session import set_actor
+from hggis.errors import Invalid
 from hggis.idle.tables import DISPOSAL_KINDS
 
 
-class RuleError(ValueError):
+class RuleError(Invalid):
     """A rule set that cannot be created or found, with the reason."""
 
 

@@ -62,9 +62,10 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.session import set_actor
+from hggis.errors import Invalid, NotFound
 from hggis.idle.calendar import sql_reached_on_interval
-from hggis.parcel_values import date_window_problem
 from hggis.idle.rules import RuleSet, enabled_rules, rule_set_by_id, rule_set_in_force
+from hggis.parcel_values import date_window_problem
 
 DEADLINE_KINDS: dict[str, str] = {
     "investigation": "调查核实并发出《闲置土地调查通知书》期限（第五条：发现后三十日内）",
@@ -77,7 +78,7 @@ DEADLINE_KINDS: dict[str, str] = {
 SCANNABLE = "p.retired_at IS NULL AND p.contract_kind IS NOT NULL AND p.status NOT IN ('reserve', 'on_offer', 'recovered')"
 
 
-class ScanError(ValueError):
+class ScanError(Invalid):
     """A scan that cannot run or be read, with the reason."""
 
 
@@ -382,7 +383,7 @@ def _scan_row(conn: Connection, scan_id: int) -> Any:
         {"i": scan_id},
     ).first()
     if row is None:
-        raise LookupError(f"no idle-land scan {scan_id}")
+        raise NotFound(f"no idle-land scan {scan_id}")
     return row
 
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from hggis.errors import Invalid
 
-class SpatialReadError(ValueError):
+
+class SpatialReadError(Invalid):
     """A file that cannot be read as it is; ``hint`` says what to do about it."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from hggis import clock
 from hggis.access.policy import Principal, authorize, scope_clause
+from hggis.errors import Invalid
 from hggis.features import LAYERS
 from hggis.io.crs import EXPORT_EPSG
 
@@ -118,7 +119,7 @@ SHORT_NAMES: dict[str, str] = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(Invalid):
     """An export that cannot be made as asked (unknown format, CRS, encoding …)."""
 
 

@@ -50,8 +50,8 @@ from sqlalchemy import column, func, insert, select, table, text, true
 from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal, can, scope_clause
-from hggis.db.models import PARCEL_CODE_PATTERN, PARCEL_STATUSES
 from hggis.db.maintenance import analyze
+from hggis.db.models import PARCEL_CODE_PATTERN, PARCEL_STATUSES
 from hggis.db.session import transaction
 from hggis.enterprises import ENTERPRISES, pending_name
 from hggis.geo import CGCS2000_EPSG, transformer
@@ -206,7 +206,7 @@ def _parse_by_value(series: pd.Series, parser: Callable[[Any], tuple[Any, str | 
 
 # A 28-character 不动产单元代码 (GB/T 37346) is the 19-character 宗地代码 followed by the
 # 定着物 part: F (房屋), L (林木), Q (其他) or W (no building) and 8 digits.
-_UNIT_CODE_RX = r"^(\d{12}[GJZ][A-Z]\d{5})[FLQW]\d{8}$"
+_UNIT_CODE_RX = r"^([0-9]{12}[GJZ][A-Z][0-9]{5})[FLQW][0-9]{8}$"
 
 
 def _codes(series: pd.Series, notes: list[str] | None = None) -> tuple[list[str | None], dict[int, str]]:

@@ -12,12 +12,13 @@ import io
 from pathlib import Path
 from typing import Any
 
+from hggis.errors import Invalid
 from hggis.io.base import sniff_text_encoding
 
 Rows = list[tuple[int, list[Any]]]
 
 
-class SheetFileError(ValueError):
+class SheetFileError(Invalid):
     """The file as a whole cannot be read; ``hint`` says what to do."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from hggis import clock
 from hggis.db.models import Parcel
+from hggis.errors import Invalid
 from hggis.geo import wgs84_to_gcj02_arrays
 from hggis.summary import dataset_label
 
@@ -22,7 +23,7 @@ DISPLAY_TOLERANCE_DEG = 0.0002
 DISPLAY_DECIMALS = 6
 
 
-class MapRequestError(ValueError):
+class MapRequestError(Invalid):
     """A map parameter that cannot be served (field, reason)."""
 
     def __init__(self, field: str, reason: str) -> None:

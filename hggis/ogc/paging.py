@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from hggis.inputs import INT4_MAX
 from hggis.ogc.errors import invalid
 
 
@@ -36,4 +37,6 @@ def decode_cursor(value: str, key_type: type) -> Cursor:
         raise invalid("cursor", "not a cursor of this API (use the next/prev links as given)") from None
     if tag not in ("a", "b") or not isinstance(key, key_type) or isinstance(key, bool):
         raise invalid("cursor", "not a cursor of this collection")
+    if (isinstance(key, int) and not -INT4_MAX <= key <= INT4_MAX) or (isinstance(key, str) and "\x00" in key):
+        raise invalid("cursor", "not a cursor of this collection")  # a forged key the database cannot compare
     return Cursor("after" if tag == "a" else "before", key)

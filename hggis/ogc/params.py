@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from hggis.inputs import MAX_OFFSET, is_ascii_digits
 from hggis.ogc.crs import BBox, Crs, parse_bbox, parse_crs
 from hggis.ogc.errors import invalid
 from hggis.ogc.paging import Cursor, decode_cursor
@@ -21,7 +22,7 @@ ITEMS_PARAMS = frozenset({"f", "bbox", "bbox-crs", "crs", "limit", "offset", "cu
 ITEM_PARAMS = frozenset({"f", "crs"})
 PLAIN_PARAMS = frozenset({"f"})
 
-_INSTANT = r"(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?)"
+_INSTANT = r"([0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?)"
 _DATETIME = re.compile(rf"^({_INSTANT}|({_INSTANT}|\.\.|)/({_INSTANT}|\.\.|))$")
 
 Params = Mapping[str, list[str]]
@@ -59,10 +60,9 @@ def _int(params: Params, name: str, default: int, low: int, high: int | None) ->
     raw = single(params, name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(name, "an integer is required") from None
+    if not is_ascii_digits(raw.removeprefix("-")):  # int() also takes "１２", " 12" and "1_0"
+        raise invalid(name, "an integer is required")
+    value = int(raw)
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise invalid(name, f"must be {bound}")
@@ -84,7 +84,7 @@ def items_query(params: Params, key_type: type) -> ItemsQuery:
     """Parse an items request; every refusal is a 400 naming the parameter."""
     check_known(params, ITEMS_PARAMS)
     limit = _int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _int(params, "offset", 0, 0, None)
+    offset = _int(params, "offset", 0, 0, MAX_OFFSET)
     raw_cursor = single(params, "cursor")
     if raw_cursor is not None and single(params, "offset") is not None:
         raise invalid("cursor", "use either cursor or offset, not both")

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from hggis import clock
+from hggis import clock, errors
 from hggis.access.policy import Forbidden, Principal, Scope, grant
+from hggis.errors import Invalid
 from hggis.geo import GK_ZONES
 
 LOCAL_TZ = clock.local_tz()
@@ -22,7 +23,7 @@ again has status ``on_offer`` too; ``reserve`` and ``recovered`` land is not yet
 _ZONE_SPLIT = (GK_ZONES[38].east + GK_ZONES[39].west) / 2  # 115.5°E
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(Invalid):
     """Input that cannot be answered (HTTP 422): names the field and the reason."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -31,7 +32,7 @@ class InvalidRequest(ValueError):
         self.reason = reason
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """The named object does not exist (HTTP 404)."""
 
 

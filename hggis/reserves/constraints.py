@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize, scope_clause
+from hggis.errors import Invalid
 from hggis.geo import CGCS2000_EPSG, HUANGGANG_BBOX
 from hggis.reserves.common import InvalidRequest, NotFound
 from hggis.reserves.tables import CONSTRAINT_KINDS, LAYER_ROLES
@@ -36,7 +37,7 @@ BATCH = 5000
 GEOJSON_DECIMALS = 7
 
 
-class LayerReadError(ValueError):
+class LayerReadError(Invalid):
     """A layer file that cannot be imported as it is (with what to do about it)."""
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize, scope_clause
 from hggis.history import object_history
+from hggis.inputs import is_ascii_digits
 from hggis.reserves.common import AVAILABLE_STATUSES, PUBLIC_STATUSES, InvalidRequest, NotFound, get_setting, list_scope
 
 INDICATOR_FIELDS: dict[str, tuple[str, str]] = {
@@ -103,7 +104,7 @@ def _check_gbt(code: str | None) -> str | None:
     if code is None:
         return None
     code = code.strip()
-    if not (code.isdigit() and 2 <= len(code) <= 4):
+    if not (is_ascii_digits(code) and 2 <= len(code) <= 4):
         raise InvalidRequest("gbt4754_code", f"{code!r} is not a GB/T 4754-2017 code (2–4 digits, e.g. 2720)")
     return code
 

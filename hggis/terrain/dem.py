@@ -31,13 +31,14 @@ from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 from shapely.geometry import Polygon, box
 
+from hggis.errors import Invalid
 from hggis.geo import CGCS2000_EPSG
 
 DEFAULT_BLOCK_SIZE = 1024  # pixels per side of a processing window (multiple of the 256-px output tile)
 GDAL_CACHE_MB = 256  # GDAL's block cache during terrain work (its default is 5 % of RAM)
 
 
-class DemError(ValueError):
+class DemError(Invalid):
     """A DEM that cannot be used, with a message naming the file and what to do."""
 
 

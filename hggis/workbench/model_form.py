@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from hggis.evaluation.model import ModelParams
+from hggis.inputs import is_ascii_digits
 from hggis.workbench.words import plain_text
 
 MODEL_FORM_ERRORS = "未保存：{}"
@@ -78,7 +79,7 @@ def model_changes(form: dict[str, str], params: ModelParams) -> tuple[dict[str, 
         if not raw and key == "valid_to":
             meta[key] = None
             continue
-        if not raw.isdigit() or not 1990 <= int(raw) <= 2100:
+        if not is_ascii_digits(raw) or not 1990 <= int(raw) <= 2100:
             errors[key] = f"{label}应为 1990–2100 之间的年份"
         else:
             meta[key] = int(raw)

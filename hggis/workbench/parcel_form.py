@@ -14,11 +14,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from hggis.access.policy import Principal
 from hggis.identifiers import InvalidIdentifier, validate_credit_code
+from hggis.inputs import is_ascii_digits
 from hggis.parcel_edits import EDITABLE, StaleVersion, update_parcel
 from hggis.parcels import InvalidParcel
 from hggis.workbench.labels import PARCEL_FIELDS
@@ -106,10 +107,10 @@ def _parse(kind: str, raw: str, conn: Connection) -> Any:
             raise ValueError("系统中没有该统一社会信用代码的企业，请先登记企业")
         return code  # update_parcel resolves it: a holder named by credit code
     if kind == "land_use":
-        if not (len(raw) == 4 and raw.isdigit()):
+        if not (len(raw) == 4 and is_ascii_digits(raw)):
             raise ValueError("地类应为 GB/T 21010 的四位编码，例如 0601（工业用地）")
         return raw
-    if kind == "choice" and raw.isdigit():
+    if kind == "choice" and is_ascii_digits(raw):
         return int(raw)
     return raw
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, authorize, can, grant, scope_clause
 from hggis.db.models import CONTRACT_KINDS, M2_PER_MU_SQL, PARCEL_STATUSES
+from hggis.errors import NotFound
 from hggis.features import feature_collection
 from hggis.occupancies import list_for_parcel
 from hggis.workbench.history_view import parcel_history
@@ -30,7 +31,7 @@ INSET_NEIGHBOURS = 150  # parcels around the one shown, at most
 INSET_MARGIN_DEG = 0.004  # ≈ 400 m around the parcel
 
 
-class ParcelNotFound(LookupError):
+class ParcelNotFound(NotFound):
     """No live parcel with this code in the caller's view."""
 
 

@@ -21,7 +21,9 @@ from sqlalchemy.engine import Connection
 from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.models import PARCEL_STATUSES
+from hggis.errors import Invalid
 from hggis.features import STATUS_LABEL_SQL
+from hggis.inputs import ASCII_DIGITS
 
 PAGE_SIZE = 50
 MAX_EXPORT_ROWS = 50_000
@@ -60,7 +62,7 @@ _CODE_RX = re.compile(r"^[0-9A-Z]{2,19}$")
 _CREDIT_RX = re.compile(r"^[0-9A-HJ-NP-RTUW-Y]{18}$")
 
 
-class SearchError(ValueError):
+class SearchError(Invalid):
     """A search input that cannot be used: field and Chinese reason."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -98,7 +100,7 @@ def _where(principal: Principal, query: SearchQuery) -> tuple[str, dict[str, Any
                 "ON oe.id = o.enterprise_id WHERE o.parcel_id = p.id AND oe.credit_code = :credit))"
             )
             params["credit"] = upper
-        elif _CODE_RX.match(upper) and any(ch.isdigit() for ch in upper):
+        elif _CODE_RX.match(upper) and any(ch in ASCII_DIGITS for ch in upper):
             clauses.append("p.code LIKE :code_part")
             params["code_part"] = "%" + _escape_like(upper) + "%"
         else:

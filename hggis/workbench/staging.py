@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from hggis.config import get_settings
+from hggis.errors import NotFound
 
 KEEP_HOURS = 24
 _TOKEN_RX = re.compile(r"^[0-9a-f]{32}$")
 
 
-class StagingError(LookupError):
+class StagingError(NotFound):
     """No staged upload for this token and user (expired, confirmed already, or someone else's)."""
 
 
