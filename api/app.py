@@ -24,6 +24,7 @@ from api.routes import (
     layers,
     maps,
     occupancies,
+    patrols,
     ogc,
     pages,
     parcels,
@@ -34,6 +35,7 @@ from api.routes import (
     workbench_evaluation,
     workbench_imports,
     workbench_parcels,
+    workbench_patrols,
     workbench_reserves,
     workbench_search,
     workbench_users,
@@ -77,6 +79,6 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols):
         app.include_router(module.router)
     return app

@@ -28,6 +28,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("首页", "/", signed_in=False),
     NavItem("宗地查询", "/search", "parcels"),
     NavItem("闲置土地", "/cases", "idle_cases"),
+    NavItem("现场巡查", "/patrol", "parcels", action="flag"),
     NavItem("标准地储备", "/reserves", "reserves"),
     NavItem("亩均评价", "/evaluation", "evaluation"),
     NavItem("数据导入", "/imports", "imports"),

@@ -23,6 +23,7 @@ from hggis import clock
 from hggis.access.policy import Forbidden, Principal, authorize
 from hggis.db.expressions import in_array
 from hggis.db.models import OCCUPANCY_ROLES, Enterprise, Occupancy, Parcel
+from hggis.errors import Conflict, Invalid, NotFound
 from hggis.identifiers import validate_credit_code
 from hggis.land_uses import SHARE_EPSILON, land_uses_on
 
@@ -39,23 +40,22 @@ ROLE_WORDS = {
 assert set(ROLE_WORDS.values()) <= set(OCCUPANCY_ROLES)
 
 
-class InvalidOccupancy(ValueError):
+class InvalidOccupancy(Invalid):
     """An occupancy that cannot be written; ``field`` names the input at fault."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
-
-class OccupancyNotFound(LookupError):
+class OccupancyNotFound(NotFound):
     """No such occupancy, or none the caller may see (the same answer, so it leaks nothing)."""
 
 
 @dataclass
-class StaleOccupancy(Exception):
+class StaleOccupancy(Conflict):
     occupancy_id: int
     expected: int
     current: int
+
+    def extra(self) -> dict[str, Any]:
+        return {"current_version": self.current}
 
     def __str__(self) -> str:
         return f"用地记录 {self.occupancy_id} 已被他人修改：您编辑的是第 {self.expected} 版，当前为第 {self.current} 版"

@@ -46,6 +46,8 @@ def _pages(codes: dict[str, str]) -> list[Page]:
         # a parcel not on offer does not exist for the public (no enumeration of codes)
         Page(f"/parcels/{codes['parcel']}", "parcels", anonymous=404),
         Page("/cases", "idle_cases"),
+        Page("/patrol", "parcels", "flag"),
+        Page(f"/patrol/{codes['parcel']}", "parcels", anonymous=303),
         Page("/reserves", "reserves"),
         Page("/evaluation", "evaluation"),
         Page(f"/evaluation/compare?run={codes['run']}", "evaluation"),

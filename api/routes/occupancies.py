@@ -1,12 +1,14 @@
-"""Who uses a parcel: list, add, change, remove occupancies (version-checked, in history)."""
+"""Who uses a parcel: list, add, change, remove occupancies (version-checked, in history).
+
+Refusals of hggis.occupancies are hggis.errors kinds, mapped to HTTP once in api/errors.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Engine
 
@@ -16,10 +18,7 @@ from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.inputs import RowId
 from hggis.occupancies import (
-    InvalidOccupancy,
     OccupancyInput,
-    OccupancyNotFound,
-    StaleOccupancy,
     add_occupancy,
     delete_occupancy,
     get_occupancy,
@@ -28,21 +27,7 @@ from hggis.occupancies import (
 )
 
 router = APIRouter(prefix="/api", tags=["occupancies"])
-T = TypeVar("T")
 Role = Literal["holder", "lessee"]
-
-
-def _run(action: Callable[[], T]) -> T:
-    """The service's refusals as HTTP answers."""
-    try:
-        return action()
-    except OccupancyNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    except StaleOccupancy as exc:
-        raise HTTPException(409, detail={"message": str(exc), "current_version": exc.current}) from None
-    except InvalidOccupancy as exc:
-        raise HTTPException(422, detail=[{"loc": ["body", exc.field or "body"], "msg": str(exc),
-                                          "type": "value_error"}]) from None
 
 
 class NewOccupancy(BaseModel):
@@ -83,7 +68,7 @@ OccupancyId = RowId  # hggis.inputs: the integer id range, defined once
 def list_occupancies(
     code: str, on: dt.date | None = None, principal: Principal = SignedIn, conn: Connection = Depends(connection)
 ) -> dict[str, Any]:
-    return _run(lambda: list_for_parcel(conn, principal, code, on))
+    return list_for_parcel(conn, principal, code, on)
 
 
 @router.post("/parcels/{code}/occupancies", status_code=201, summary="Record a user of the parcel")
@@ -95,13 +80,13 @@ def post_occupancy(code: str, body: NewOccupancy, principal: Principal = SignedI
         with transaction(db, principal.actor, body.reason or "登记用地企业") as conn:
             return add_occupancy(conn, principal, data)
 
-    return _run(act)
+    return act()
 
 
 @router.get("/occupancies/{occupancy_id}", summary="One occupancy (ETag = version)")
 def read_occupancy(occupancy_id: OccupancyId, response: Response, principal: Principal = SignedIn,
                    conn: Connection = Depends(connection)) -> dict[str, Any]:
-    found = _run(lambda: get_occupancy(conn, principal, occupancy_id))
+    found = get_occupancy(conn, principal, occupancy_id)
     response.headers["ETag"] = f'"{found["version"]}"'
     return found
 
@@ -121,7 +106,7 @@ def patch_occupancy(
         with transaction(db, principal.actor, body.reason or "修改用地企业") as conn:
             return update_occupancy(conn, principal, occupancy_id, changes, expected)
 
-    return _run(act)
+    return act()
 
 
 @router.delete("/occupancies/{occupancy_id}", status_code=204,
@@ -139,5 +124,5 @@ def remove_occupancy(
         with transaction(db, principal.actor, (body.reason if body else None) or "删除用地企业记录") as conn:
             delete_occupancy(conn, principal, occupancy_id, expected)
 
-    _run(act)
+    act()
     return Response(status_code=204)

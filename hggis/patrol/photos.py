@@ -18,6 +18,7 @@ from typing import Any
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from hggis import clock
+from hggis.errors import Invalid
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 EXIF_IFD = 0x8769
@@ -26,7 +27,7 @@ DATETIME_ORIGINAL = 36867
 OFFSET_TIME_ORIGINAL = 36881
 
 
-class PhotoRefused(ValueError):
+class PhotoRefused(Invalid):
     """A file that is not accepted as a site photo; the message names the file and the reason."""
 
 

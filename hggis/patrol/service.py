@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Row
 from hggis.access.policy import Principal, authorize
 from hggis.config import get_settings
 from hggis.db.models import SRID, Parcel
+from hggis.errors import Invalid, NotFound
 from hggis.idle.tables import TERMINAL_STATES, IdleCase
 from hggis.patrol.photos import Photo, PhotoRefused, read_photo
 from hggis.patrol.tables import PATROL_STAGES, Patrol, PatrolPhoto
@@ -28,15 +29,11 @@ PARCELS = Parcel.__table__
 CASES = IdleCase.__table__
 
 
-class PatrolRefused(ValueError):
+class PatrolRefused(Invalid):
     """A patrol record that cannot be written; ``field`` names the input at fault."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
-
-class PatrolNotFound(LookupError):
+class PatrolNotFound(NotFound):
     """No such parcel or photo, or none the caller may see."""
 
 
@@ -137,3 +134,24 @@ def photo_content(conn: Connection, principal: Principal, photo_id: int) -> tupl
     if row is None or not can(principal, "parcels", "read", row.adcode, row.park_id):
         raise PatrolNotFound(f"照片 {photo_id} 不存在")
     return bytes(row.content), row.mime, row.sha256
+
+
+def sketch(conn: Connection, principal: Principal, code: str, points: list[tuple[float, float]]) -> dict[str, Any]:
+    """The parcel's outline and the given lon/lat points in one SVG frame (east-west scaled by cos φ).
+
+    For the phone page: where each photo was taken, against the parcel, without a base map.
+    """
+    parcel = _parcel(conn, code)
+    authorize(principal, "parcels", "read", parcel.adcode, parcel.park_id)
+    geom = select(PARCELS.c.geom).where(PARCELS.c.id == parcel.id).scalar_subquery()
+    factor = func.cos(func.radians(func.ST_Y(func.ST_Centroid(geom))))
+    scaled = func.ST_Scale(geom, factor, 1)
+    row = conn.execute(select(func.ST_AsSVG(scaled, 0, 7).label("path"), func.ST_XMin(scaled).label("x0"),
+                              func.ST_YMin(scaled).label("y0"), func.ST_XMax(scaled).label("x1"),
+                              func.ST_YMax(scaled).label("y1"), factor.label("k"))).one()
+    xs = [row.x0, row.x1] + [lon * row.k for lon, _ in points]
+    ys = [row.y0, row.y1] + [lat for _, lat in points]
+    w, h = max(xs) - min(xs), max(ys) - min(ys)
+    pad = max(w, h) * 0.1 or 1e-4
+    return {"path": row.path, "viewbox": f"{min(xs) - pad:.7f} {-max(ys) - pad:.7f} {w + 2 * pad:.7f} {h + 2 * pad:.7f}",
+            "stroke": max(w, h) / 100, "points": [(lon * row.k, -lat) for lon, lat in points]}

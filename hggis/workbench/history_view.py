@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.history import readable_history
+from hggis.patrol.tables import PATROL_STAGES
 from hggis.workbench.words import actor_text, reason_text
 from hggis.workbench.labels import (
     ACTION_LABELS,
@@ -33,6 +34,7 @@ INSERT_SUMMARY: dict[str, tuple[str, ...]] = {
     "parcels": ("status", "park_id", "holder_id", "land_use", "contract_kind", "contract_no", "parent_codes"),
     "control_indicators": ("investment_intensity", "far_min", "far_max", "tax_per_mu", "output_intensity"),
     "occupancies": ("enterprise_id", "share", "role"),
+    "patrols": ("stage", "note"),
 }
 
 
@@ -72,6 +74,8 @@ def show_value(field: str, value: Any, names: dict[str, dict[str, str]]) -> str:
         return names["industry"].get(str(value), str(value))
     if field == "role":
         return ROLE_IN_PARCEL.get(value, value)
+    if field == "stage":
+        return PATROL_STAGES.get(value, value)
     if field == "geom":
         return "已修改"
     if field == "share" and isinstance(value, (int, float, str)):
@@ -136,6 +140,16 @@ def _occupancy_rows(conn: Connection, parcel_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def _patrol_rows(conn: Connection, parcel_id: int) -> list[dict[str, Any]]:
+    """The parcel's patrol records (inserted only: they are never edited)."""
+    rows = conn.execute(
+        text("SELECT id, table_name, object_id, action, actor, at, reason, before, after FROM history "
+             "WHERE table_name = 'patrols' AND after ->> 'parcel_id' = :p ORDER BY id"),
+        {"p": str(parcel_id)},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
 def parcel_history(conn: Connection, principal: Principal, code: str, parcel_id: int) -> list[dict[str, Any]]:
     """Every recorded change of the parcel, its control indicators and its occupancies, newest first.
 
@@ -144,6 +158,7 @@ def parcel_history(conn: Connection, principal: Principal, code: str, parcel_id:
     rows = [dict(r) for r in readable_history(conn, principal, "parcels", code)]
     rows += [dict(r) for r in readable_history(conn, principal, "control_indicators", str(parcel_id))]
     rows += _occupancy_rows(conn, parcel_id)
+    rows += _patrol_rows(conn, parcel_id)
     rows.sort(key=lambda r: r["id"], reverse=True)
     names = _names(conn, rows)
     out = []

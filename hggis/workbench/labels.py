@@ -60,6 +60,7 @@ TABLE_LABELS: dict[str, str] = {
     "parcels": "宗地",
     "control_indicators": "控制指标",
     "occupancies": "用地企业",
+    "patrols": "巡查记录",
 }
 ACTION_LABELS: dict[str, str] = {"insert": "新增", "update": "修改", "delete": "删除"}
 ROLE_IN_PARCEL = ROLE_LABELS
@@ -71,6 +72,10 @@ def status_label(code: str | None) -> str:
     return PARCEL_STATUSES.get(code or "", code or "")
 
 
+PATROL_FIELDS: dict[str, str] = {"stage": "现场情况", "note": "说明"}
+
+
 def field_label(table: str, field: str) -> str:
-    labels = {"parcels": PARCEL_FIELDS, "control_indicators": INDICATOR_FIELDS, "occupancies": OCCUPANCY_FIELDS}
+    labels = {"parcels": PARCEL_FIELDS, "control_indicators": INDICATOR_FIELDS, "occupancies": OCCUPANCY_FIELDS,
+              "patrols": PATROL_FIELDS}
     return labels.get(table, {}).get(field, field)
