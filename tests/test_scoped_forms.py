@@ -7,6 +7,8 @@ their park and its county, a city administrator everything.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterator
 
@@ -107,3 +109,88 @@ def test_a_choice_outside_the_scope_is_not_applied(site):
     assert f'<option value="{other}"' not in page.text
     assert f'value="{other}" selected' not in page.text
 
+
+
+# ---- maps open on the caller's area; a legend of one value says that value -------------------
+
+
+def _fit_bounds(page: str) -> list[list[float]]:
+    """The [[south, west], [north, east]] the page's map is fitted to (folium's fitBounds call)."""
+    found = re.findall(r"\.fitBounds\(\s*(\[\[.*?\]\])", page, re.S)
+    assert len(found) == 1, f"one initial view expected, found {found}"
+    return json.loads(found[0])
+
+
+def _extent(site: dict, sql: str, **params) -> list[list[float]]:  # noqa: ANN003
+    with site["engine"].connect() as conn:
+        x0, y0, x1, y1 = conn.execute(
+            text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(g) AS e FROM ({sql}) s) t"),
+            params).one()
+    return [[y0, x0], [y1, x1]]
+
+
+def _close(a: list[list[float]], b: list[list[float]]) -> bool:
+    return all(abs(p - q) < 1e-6 for pa, pb in zip(a, b) for p, q in zip(pa, pb))
+
+
+MAPS = ["/maps/evaluation", "/maps/idle", "/maps/land"]
+
+
+@pytest.mark.parametrize("path", MAPS)
+def test_manager_map_opens_on_their_park(site, path):
+    page = client_for(site, "manager").get(path)
+    assert page.status_code == 200, page.text[:300]
+    park = _extent(site, "SELECT boundary AS g FROM parks WHERE id = :p", p=PARK)
+    city = _extent(site, "SELECT boundary AS g FROM counties")
+    assert not _close(park, city)
+    assert _close(_fit_bounds(page.text), park)
+
+
+@pytest.mark.parametrize("path", MAPS)
+def test_officer_map_opens_on_their_county_and_admin_on_the_city(site, path):
+    county = _extent(site, "SELECT boundary AS g FROM counties WHERE adcode = :a", a=COUNTY)
+    city = _extent(site, "SELECT boundary AS g FROM counties")
+    assert _close(_fit_bounds(client_for(site, "officer").get(path).text), county)
+    assert _close(_fit_bounds(client_for(site, "admin").get(path).text), city)
+
+
+def test_land_map_filtered_to_a_county_opens_on_that_county(site):
+    other = sorted(site["counties"] - {COUNTY, "421171"})[0]  # 421171 has no outline of its own
+    county = _extent(site, "SELECT boundary AS g FROM counties WHERE adcode = :a", a=other)
+    assert _close(_fit_bounds(client_for(site, "manager").get(f"/maps/land?adcode={other}").text), county)
+
+
+def _legend_rows(page: str, title: str) -> list[str]:
+    legend = json.loads(re.search(r"div\.innerHTML = (\".*?\");", page, re.S).group(1))
+    section = re.search(rf"<h4>{title}</h4>(.*?)</section>", legend, re.S)
+    assert section, f"no legend section {title}"
+    return [html.unescape(re.sub(r"<[^>]+>", "", row)) for row in re.findall(r"<div>.*?</div>", section.group(1))]
+
+
+def test_manager_evaluation_legend_names_their_park_value_once(site):
+    page = client_for(site, "manager").get("/maps/evaluation").text
+    rows = _legend_rows(page, "园区亩均税收")
+    with site["engine"].connect() as conn:
+        tax = conn.execute(text(
+            "SELECT coalesce(industrial_tax_per_mu, tax_per_mu) FROM evaluation_aggregates "
+            "WHERE level = 'park' AND park_id = :k ORDER BY run_id DESC LIMIT 1"), {"k": PARK}).scalar_one()
+    assert rows == [f"{round(tax, 2):g} 万元/亩"], rows
+    admin_rows = _legend_rows(client_for(site, "admin").get("/maps/evaluation").text, "园区亩均税收")
+    assert len(admin_rows) > 1
+    for row in admin_rows:  # no class whose two ends are the same number
+        ends = re.findall(r"[\d.]+", row)
+        assert len(ends) < 2 or ends[0] != ends[1], admin_rows
+
+
+def test_tax_classes_of_repeated_values_merge():
+    from maps.evaluation import tax_colors, tax_legend
+
+    from hggis.mapdata.evaluation import quantile_breaks
+
+    assert quantile_breaks([5.36]) == [] and quantile_breaks([5.36, 5.36, 5.36]) == []
+    assert tax_legend([], [5.36]) == [("sw", tax_colors([])[0], "5.36 万元/亩")]
+    breaks = quantile_breaks([1, 1, 1, 5])
+    assert breaks == [5]
+    assert [label for _, _, label in tax_legend(breaks, [1, 1, 1, 5])] == ["< 5 万元/亩", "≥ 5 万元/亩"]
+    assert len(set(tax_colors(breaks))) == 2
+    assert quantile_breaks([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) == [3, 5, 7, 9]
