@@ -194,3 +194,55 @@ def test_tax_classes_of_repeated_values_merge():
     assert [label for _, _, label in tax_legend(breaks, [1, 1, 1, 5])] == ["< 5 万元/亩", "≥ 5 万元/亩"]
     assert len(set(tax_colors(breaks))) == 2
     assert quantile_breaks([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) == [3, 5, 7, 9]
+
+
+# ---- the dashboard of a park or county is not the city's --------------------------------------
+
+
+def _output_table_counties(page: str) -> list[str]:
+    section = re.search(r"<h2>规上工业产值（.*?</table>", page, re.S).group(0)
+    return [html.unescape(n) for n in re.findall(r"<tr><td>([^<]+)</td>", section)]
+
+
+def test_manager_dashboard_states_the_park_and_labels_city_targets(site):
+    page = client_for(site, "manager").get("/dashboard")
+    assert page.status_code == 200, page.text[:300]
+    text_ = page.text
+    assert f"本园区：{site['park_name']}" in text_
+    assert "本园区规上工业总产值" in text_ and "全市目标" in text_ and "占全市目标" in text_
+    kpis = re.search(r'<div class="kpi".*?<div class="dash-grid">', text_, re.S).group(0)
+    assert "完成 " not in kpis, "a park is not shown as completing the city's target"
+    assert "超千亿县市区" not in kpis, "a county indicator does not apply to a park"
+    assert "本园区工业总产值" in kpis and "本园区标准地储备" in kpis
+    with site["engine"].connect() as conn:
+        county = conn.execute(text("SELECT name FROM counties WHERE adcode = :a"), {"a": site["park_county"]}).scalar_one()
+    assert _output_table_counties(text_) == [county]
+
+
+def test_officer_dashboard_lists_their_county_only(site):
+    page = client_for(site, "officer").get("/dashboard").text
+    with site["engine"].connect() as conn:
+        county = conn.execute(text("SELECT name FROM counties WHERE adcode = :a"), {"a": COUNTY}).scalar_one()
+    assert f"本县（市、区）：{county}" in page and "本县超千亿" in page and "占全市目标" in page
+    assert _output_table_counties(page) == [county]
+
+
+def test_admin_dashboard_measures_the_city_against_its_targets(site):
+    page = client_for(site, "admin").get("/dashboard").text
+    assert "范围：全市" in page and "完成 " in page and "超千亿县市区" in page
+    assert 'id="scope-note"' not in page and "占全市目标" not in page
+    assert len(_output_table_counties(page)) == len(site["counties"])
+
+
+def test_manager_dashboard_workbook_says_city_targets(site):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    r = client_for(site, "manager").get("/dashboard.xlsx")
+    assert r.status_code == 200
+    cover = load_workbook(BytesIO(r.content))["概览"]
+    cells = [str(c.value) for row in cover.iter_rows() for c in row if c.value is not None]
+    assert any(site["park_name"] in c for c in cells)
+    assert any(c.startswith("全市目标；本范围占") for c in cells)
+    assert not any(c.startswith("完成目标") for c in cells)
