@@ -6,7 +6,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal
 from hggis.clock import display_date
-from hggis.mapdata.common import city_bounds, counties, data_note
+from hggis.mapdata.common import counties, data_note, scope_bounds
 from hggis.mapdata.evaluation import CLASS_NAMES, EvaluationMapData, evaluation_map
 from hggis.tiles import TILE_LAYERS, tile_url
 from hggis.workbench.words import plain_text
@@ -44,12 +44,28 @@ def _form(data: EvaluationMapData) -> str:
             f'<label>评价年度 <select name="year">{years}</select></label><button type="submit">查看</button></form>')
 
 
-def _tax_legend(breaks: list[float]) -> list[tuple[str, str, str]]:
-    if not breaks:
+def tax_colors(breaks: list[float]) -> list[str]:
+    """One colour per class (len(breaks) + 1), spread over the ramp so few classes still differ."""
+    k = len(breaks) + 1
+    if k == 1:
+        return [TAX_COLORS[len(TAX_COLORS) // 2]]
+    last = len(TAX_COLORS) - 1
+    return [TAX_COLORS[round(i * last / (k - 1))] for i in range(k)]
+
+
+def tax_legend(breaks: list[float], values: list[float]) -> list[tuple[str, str, str]]:
+    """Legend rows matching ``tax_colors``; a single class names its value (or its range)."""
+    present = sorted(v for v in values if v is not None)
+    if not present:
         return [("sw", "#eeeeee", "无数据")]
+    colors = tax_colors(breaks)
+    if not breaks:
+        lo, hi = round(present[0], 2), round(present[-1], 2)
+        label = f"{lo:g}" if lo == hi else f"{lo:g} – {hi:g}"
+        return [("sw", colors[0], f"{label} 万元/亩")]
     edges = [None, *breaks, None]
     out = []
-    for i, color in enumerate(TAX_COLORS[: len(breaks) + 1]):
+    for i, color in enumerate(colors):
         lo, hi = edges[i], edges[i + 1]
         label = f"< {hi:g}" if lo is None else (f"≥ {lo:g}" if hi is None else f"{lo:g} – {hi:g}")
         out.append(("sw", color, f"{label} 万元/亩"))
@@ -67,11 +83,11 @@ def build(conn: Connection, principal: Principal, year: int | None = None) -> st
     as_of = data.run["created_at"] if data.run is not None else None
     header = Header("亩均效益地图", data_note(conn, detail, as_of), _form(data), summary,
                     links=[("评价结果", "/evaluation")])
-    frame = MapFrame(header, city_bounds(conn))
+    frame = MapFrame(header, scope_bounds(conn, principal, "evaluation"))
     frame.counties(counties(conn))
     frame.geojson(f"园区亩均税收（{len(data.parks['features'])}）", data.parks,
-                  {"by": "tax_per_mu", "breaks": data.tax_breaks, "colors": TAX_COLORS, "fallback": "#eeeeee",
-                   "color": "#333", "weight": 1.5, "fillOpacity": 0.55}, PARK_POPUP, register="parks", tooltip="name")
+                  {"by": "tax_per_mu", "breaks": data.tax_breaks, "colors": tax_colors(data.tax_breaks),
+                   "fallback": "#eeeeee", "color": "#333", "weight": 1.5, "fillOpacity": 0.55}, PARK_POPUP, register="parks", tooltip="name")
     style = {"by": "class_code", "palette": CLASS_COLORS, "fallback": "#d9d9d9", "color": "#444", "weight": 0.6,
              "fillOpacity": 0.85}
     name = f"宗地分类（{data.parcel_count} 宗）"
@@ -83,7 +99,8 @@ def build(conn: Connection, principal: Principal, year: int | None = None) -> st
                     register="parcels", min_zoom=layer.min_zoom)
     frame.legend("企业分类（宗地颜色）", [("sw", CLASS_COLORS[k], f"{k} {CLASS_NAMES[k]}" if k != "-" else CLASS_NAMES[k])
                                   for k in ("A", "B", "C", "D", "T", "-")])
-    frame.legend("园区亩均税收", _tax_legend(data.tax_breaks))
+    taxes = [f["properties"]["tax_per_mu"] for f in data.parks["features"]]
+    frame.legend("园区亩均税收", tax_legend(data.tax_breaks, taxes))
     if data.parcels is None and data.run is not None:
         frame.legend("说明", [("sw", "#ffffff", f"宗地较多，放大到 {TILE_LAYERS['evaluation'].min_zoom} 级以上显示")])
     return frame.render()

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal
-from hggis.mapdata.common import city_bounds, counties, data_note
+from hggis.mapdata.common import counties, data_note, scope_bounds
 from hggis.mapdata.idle import IdleMapData, idle_map
 from hggis.tiles import TILE_LAYERS, tile_url
 from maps.base import Header, MapFrame, options_html, popup
@@ -53,7 +53,7 @@ def build(conn: Connection, principal: Principal, rule: str | None = None, state
     summary = (f"候选宗地 {data.candidate_count}；案件 {len(data.cases['features'])}；"
                f"截至 {data.as_of} 已到期或逾期事项 {data.due}")
     header = Header("闲置土地地图", data_note(conn, detail), _form(data), summary, links=[("案件办理", "/cases")])
-    frame = MapFrame(header, city_bounds(conn))
+    frame = MapFrame(header, scope_bounds(conn, principal, "idle_cases"))
     frame.counties(counties(conn))
     palette = {r["code"]: RULE_COLORS[i % len(RULE_COLORS)] for i, r in enumerate(data.rules)}
     style = {"by": "rule_code", "palette": palette, "fallback": "#888", "color": "#333", "weight": 0.8,

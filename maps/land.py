@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal
-from hggis.mapdata.common import city_bounds, counties, county_options, data_note, industry_options
+from hggis.mapdata.common import counties, county_options, data_note, industry_options, scope_bounds
 from hggis.mapdata.land import LandFilter, LandMapData, find_sites_for_map, land_on_offer, site_features
 from hggis.tiles import TILE_LAYERS, tile_url
 from maps.base import INDUSTRY_COLORS, Header, MapFrame, options_html, popup
@@ -84,7 +84,7 @@ def build(conn: Connection, principal: Principal, f: LandFilter, sites: bool = F
     header = Header("招商地图 · 可供土地", data_note(conn), _form(conn, f, sites),
                     _summary(data, None if answer is None else len(answer["results"])),
                     links=[("产业集群分布图", "/maps/clusters")])
-    frame = MapFrame(header, city_bounds(conn))
+    frame = MapFrame(header, scope_bounds(conn, principal, "parcels", adcode=f.adcode))
     frame.counties(counties(conn))
     industries = industry_options(conn)
     style = land_style(industries)

@@ -30,6 +30,7 @@ from api.workbench import (
     show,
 )
 from hggis import clock
+from hggis.access.choices import scope_choices
 from hggis.access.policy import Principal, grant
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, model, report, results, runs
@@ -48,9 +49,10 @@ GROUP_CHOICES = list(GROUP_LABELS.items())
 SORT_CHOICES = [("rank", "排名"), ("total_score", "得分"), ("land_mu", "用地面积"), ("name", "企业名称")]
 
 
-def _options(conn: Connection) -> dict[str, Any]:
+def _options(conn: Connection, principal: Principal) -> dict[str, Any]:
+    """Filter choices (parks of the caller's evaluation scope, the five industries) and names for the tables."""
     return {
-        "parks": [(str(r.id), r.name) for r in conn.execute(text("SELECT id, name FROM parks ORDER BY adcode, name"))],
+        "parks": scope_choices(conn, principal, "evaluation").parks,
         "industries": [(r.code, r.name) for r in conn.execute(text("SELECT code, name FROM industries ORDER BY sort_order"))],
         "counties": dict(conn.execute(text("SELECT adcode, name FROM counties")).all()),
         "park_names": dict(conn.execute(text("SELECT id, name FROM parks")).all()),
@@ -91,7 +93,7 @@ def evaluation(request: Request, principal: Principal = PageUser, conn: Connecti
     params = dict(request.query_params)
     all_runs = runs.list_runs(conn, principal)
     run = _chosen_run(conn, principal, all_runs, params)
-    options = _options(conn)
+    options = _options(conn, principal)
     context: dict[str, Any] = {
         "runs": all_runs, "run": run, "options": options, "may_run": grant(principal, "evaluation", "run") is not None,
         "class_choices": CLASS_CHOICES, "group_choices": GROUP_CHOICES, "sort_choices": SORT_CHOICES,
@@ -156,7 +158,7 @@ def run_evaluation(
     with db.connect() as conn:
         all_runs = runs.list_runs(conn, principal)
         return show(request, conn, "wb_evaluation.html", {
-            "runs": all_runs, "run": None, "options": _options(conn), "may_run": True,
+            "runs": all_runs, "run": None, "options": _options(conn, principal), "may_run": True,
             "years": sorted({r["year"] for r in all_runs}, reverse=True),
             "run_values": {"year": year, "reason": reason, "model_id": model_id}, "run_errors": errors,
             "class_labels": CLASS_LABELS, "group_labels": GROUP_LABELS, **_choices(conn, principal, all_runs),
@@ -196,7 +198,7 @@ def compare(request: Request, run: str = "", page: str | None = None, principal:
     pager = Pager(p, PAGE, len(comparison["changes"]), "/evaluation/compare", (("run", str(info["id"])),))
     return show(request, conn, "wb_evaluation_compare.html", {
         "run": info, "comparison": comparison, "changes": comparison["changes"][pager.offset:pager.offset + PAGE],
-        "pager": pager, "options": _options(conn),
+        "pager": pager, "options": _options(conn, principal),
     })
 
 
@@ -216,7 +218,7 @@ def explanation(request: Request, enterprise_id: int, run: str = "", principal: 
         text("SELECT code FROM parcels WHERE holder_id = :e AND retired_at IS NULL ORDER BY code"), {"e": enterprise_id}
     ).scalars().all()
     return show(request, conn, "wb_evaluation_enterprise.html", {
-        "r": result, "options": _options(conn), "parcels": parcels,
+        "r": result, "options": _options(conn, principal), "parcels": parcels,
         "other_runs": [x for x in all_runs if x["id"] != run_id][:6],
     })
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from api.deps import connection
 from api.workbench import PageRoute, PageUser, choice, require_grant, show
 from hggis import clock
+from hggis.access.choices import scope_choices
 from hggis.access.policy import Principal
 from hggis.reserves.common import InvalidRequest
 from hggis.reserves.ledger import reserve_ledger
@@ -67,10 +68,12 @@ def _site_query(values: dict[str, str], options: dict[str, Any], errors: dict[st
     )
 
 
-def _options(conn: Connection) -> dict[str, Any]:
+def _options(conn: Connection, principal: Principal) -> dict[str, Any]:
+    """The form's choices: the counties and parks of the caller's reserves scope, the five industries."""
+    choices = scope_choices(conn, principal, "reserves")
     return {
-        "counties": [(r.adcode, r.name) for r in conn.execute(text("SELECT adcode, name FROM counties ORDER BY adcode"))],
-        "parks": [(str(r.id), r.name) for r in conn.execute(text("SELECT id, name FROM parks ORDER BY adcode, name"))],
+        "counties": choices.counties,
+        "parks": choices.parks,
         "industries": [(r.code, r.name) for r in conn.execute(text("SELECT code, name FROM industries ORDER BY sort_order"))],
     }
 
@@ -79,7 +82,7 @@ def _options(conn: Connection) -> dict[str, Any]:
 def reserves(request: Request, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     require_grant(principal, "reserves")
     ledger = reserve_ledger(conn, principal, since=clock.today() - dt.timedelta(days=CHANGE_DAYS))
-    options = _options(conn)
+    options = _options(conn, principal)
     values = {k: request.query_params.get(k, "") for k in FORM_FIELDS}
     errors: dict[str, str] = {}
     found = None

@@ -55,14 +55,20 @@ def build_workbook(d: Dashboard, demo: bool = False) -> Workbook:
         cell.fill = HEAD
     o = d.output
     t = d.target
+    city = d.scope == "all"
+    of_city = "" if city else "全市目标；实际为本范围数字"
+    share = (f"完成目标 {o['progress_pct']}%" if o["progress_pct"] else "") if city else (
+        f"全市目标；本范围占 {o['share_of_city_pct']}%" if o["share_of_city_pct"] is not None else of_city)
     rows = [
-        ("规上工业总产值（亿元）", t("above_size_output"), o["total_yi"], f"完成目标 {o['progress_pct']}%" if o["progress_pct"] else ""),
-        ("超千亿县市区（个）", t("county_output_over"), o["counties_over"], ""),
-        ("超 500 亿元园区（个）", t("parks_output_over"), d.parks["count_over"], ""),
-        ("新开工工业项目（个）", t("projects_started"), _last(d.projects["years"], "started"), f"{d.year} 年"),
-        ("新投产工业项目（个）", t("projects_completed"), _last(d.projects["years"], "completed"), f"{d.year} 年"),
-        ("规上企业数年增长（%）", t("above_size_growth"), _last(d.above_size, "growth_pct"), ""),
-        ("标准地储备达标县市区（个）", t("county_reserve"), d.reserve["within"], d.reserve["source"]),
+        ("规上工业总产值（亿元）", t("above_size_output"), o["total_yi"], share),
+        ("超千亿县市区（个）", t("county_output_over"), o["counties_over"] if o["counties_over"] is not None else "—",
+         of_city if d.scope != "park" else "县级指标，不适用于园区"),
+        ("超 500 亿元园区（个）", t("parks_output_over"), d.parks["count_over"], of_city),
+        ("新开工工业项目（个）", t("projects_started"), _last(d.projects["years"], "started"), f"{d.year} 年 {of_city}".strip()),
+        ("新投产工业项目（个）", t("projects_completed"), _last(d.projects["years"], "completed"), f"{d.year} 年 {of_city}".strip()),
+        ("规上企业数年增长（%）", t("above_size_growth"), _last(d.above_size, "growth_pct"), of_city),
+        ("标准地储备达标县市区（个）", t("county_reserve"), d.reserve["within"] if d.reserve["within"] is not None else "—",
+         d.reserve["source"] + ("；园区储备计入所在县目标" if d.scope == "park" else "")),
     ]
     for label, target, actual, note in rows:
         cover.append([label, target.text() if target else "—", actual, note])

@@ -7,8 +7,11 @@ Targets are the versions in force in ``plan_targets`` (hggis.dashboard.tables); 
 规上 definition (revenue threshold) is one of them.
 
 Who may see it: any role with a read grant of enterprise figures (park managers: their
-parks; county officers: their counties; city administrators: all). A city total is the
-sum over the caller's scope and is labelled so when the scope is not the whole city.
+parks; county officers: their counties; city administrators: all). A total is the sum
+over the caller's scope. Below the city the page names the area (本园区：…, 本县：…), lists
+only its counties, and shows a city target as "全市目标" with the area's share of it (never
+"完成 x%" of the city's target); county indicators (超千亿, the reserve status) are not
+applied to a park, whose reserve counts towards its county's target.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
+from hggis.db.models import County, Park
 from hggis.errors import Invalid
 
 PROJECT_YEARS = 5  # how many years of project starts/completions the dashboard shows
@@ -93,6 +97,7 @@ class Dashboard:
     scope: str
     scope_label: str
     targets: dict[tuple[str, str], Target]
+    area: str = "全市"  # the counties or parks the figures cover, by name
     output: dict[str, Any] = field(default_factory=dict)
     clusters: list[dict[str, Any]] = field(default_factory=list)
     reserve: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +110,24 @@ class Dashboard:
 
 
 SCOPE_LABELS = {"all": "全市", "county": "本县（市、区）", "park": "本园区"}
+#: What the plan's targets are set for: the city (most), each county, each park. A scope
+#: smaller than the city is never shown "完成 x%" of a city target: its figure is its share
+#: (贡献) of the city target, labelled so.
+CITY_TARGET_LABEL = "全市目标"
+
+
+def _area(conn: Connection, principal: Principal, scope: str) -> tuple[str, list[str]]:
+    """The names of the area the caller's figures cover, and the counties it lies in."""
+    if scope == "county":
+        rows = conn.execute(select(County.adcode, County.name).where(County.adcode.in_(sorted(principal.counties)))
+                            .order_by(County.adcode)).all()
+        return "、".join(r.name for r in rows), [r.adcode for r in rows]
+    if scope == "park":
+        rows = conn.execute(select(Park.name, County.adcode, County.name.label("county"))
+                            .join(County, County.adcode == Park.adcode)
+                            .where(Park.id.in_(sorted(principal.parks))).order_by(Park.adcode, Park.name)).all()
+        return "、".join(f"{r.name}（{r.county}）" for r in rows), sorted({r.adcode for r in rows})
+    return "全市", []
 
 
 def _threshold(targets: dict[tuple[str, str], Target]) -> float:
@@ -115,8 +138,12 @@ def _threshold(targets: dict[tuple[str, str], Target]) -> float:
 
 
 def _output(conn: Connection, scope_sql: str, params: dict, year: int, threshold: float,
-            targets: dict[tuple[str, str], Target]) -> dict[str, Any]:
-    """规上 output and enterprise count per county for ``year`` and the year before."""
+            targets: dict[tuple[str, str], Target], scope: str = "all", shown: list[str] | None = None) -> dict[str, Any]:
+    """规上 output and enterprise count per county for ``year`` and the year before.
+
+    Only the counties of the caller's area are listed (``shown``; all for the city). The
+    city target's "完成" applies to the whole city; a smaller scope gets its share of it.
+    """
     rows = [
         dict(r._mapping)
         for r in conn.execute(
@@ -137,15 +164,20 @@ def _output(conn: Connection, scope_sql: str, params: dict, year: int, threshold
             {**params, "year": year, "threshold": threshold},
         )
     ]
+    if shown:
+        rows = [r for r in rows if r["adcode"] in shown]
     over = targets.get(("county_output_over", ""))
     for r in rows:
         r["output_yi"] = round(float(r["output_yi"]), 2)
         r["output_prev_yi"] = round(float(r["output_prev_yi"]), 2)
         r["growth_pct"] = _growth(r["output_yi"], r["output_prev_yi"])
-        r["over_threshold"] = over is not None and over.threshold is not None and r["output_yi"] > over.threshold
+        # 超千亿 is a county's figure: a park's output says nothing about its county
+        r["over_threshold"] = (scope != "park" and over is not None and over.threshold is not None
+                               and r["output_yi"] > over.threshold)
     total = round(sum(r["output_yi"] for r in rows), 2)
     prev = round(sum(r["output_prev_yi"] for r in rows), 2)
     goal = targets.get(("above_size_output", ""))
+    ratio = round(total / goal.min_value * 100, 1) if goal and goal.min_value else None
     return {
         "counties": rows,
         "total_yi": total,
@@ -153,8 +185,9 @@ def _output(conn: Connection, scope_sql: str, params: dict, year: int, threshold
         "growth_pct": _growth(total, prev),
         "enterprises": sum(r["enterprises"] for r in rows),
         "target_yi": goal.min_value if goal else None,
-        "progress_pct": round(total / goal.min_value * 100, 1) if goal and goal.min_value else None,
-        "counties_over": sum(1 for r in rows if r["over_threshold"]),
+        "progress_pct": ratio if scope == "all" else None,
+        "share_of_city_pct": ratio if scope != "all" else None,
+        "counties_over": sum(1 for r in rows if r["over_threshold"]) if scope != "park" else None,
     }
 
 
@@ -191,8 +224,13 @@ def _clusters(conn: Connection, year: int, targets: dict[tuple[str, str], Target
     return rows
 
 
-def _reserve(conn: Connection, principal: Principal, targets: dict[tuple[str, str], Target]) -> dict[str, Any]:
-    """The reserve per county from the reserves ledger (its own versioned targets)."""
+def _reserve(conn: Connection, principal: Principal, targets: dict[tuple[str, str], Target],
+             scope: str = "all") -> dict[str, Any]:
+    """The reserve per county from the reserves ledger (its own versioned targets).
+
+    The target (500–1000 亩) is each county's. A park manager sees their parks' reserve as
+    a contribution to their county's target (share of its lower bound), not a county status.
+    """
     from hggis.reserves.ledger import reserve_ledger
 
     plan = targets.get(("county_reserve", ""))
@@ -205,12 +243,19 @@ def _reserve(conn: Connection, principal: Principal, targets: dict[tuple[str, st
          "status": r.status, "status_label": r.status_label, "gap_mu": round(r.gap_mu, 1)}
         for r in ledger.rows
     ]
+    if scope == "park":
+        for r in rows:
+            low = r["target_min"]
+            r["share_of_county_pct"] = round(r["reserve_mu"] / low * 100, 1) if low else None
+            r["status"], r["gap_mu"] = None, None
+            r["status_label"] = "计入所在县目标" + (f"（占下限 {r['share_of_county_pct']}%）"
+                                                  if r["share_of_county_pct"] is not None else "")
     return {"source": "标准地储备台账", "rows": rows,
-            "within": sum(1 for r in rows if r["status"] == "within"),
+            "within": sum(1 for r in rows if r["status"] == "within") if scope != "park" else None,
             "total_mu": round(sum(r["reserve_mu"] for r in rows), 1)}
 
 
-def _projects(conn: Connection, principal: Principal, year: int) -> dict[str, Any]:
+def _projects(conn: Connection, principal: Principal, year: int, shown: list[str] | None = None) -> dict[str, Any]:
     """Industrial projects started / put into production per year (parcels' started_on / completed_on)."""
     where, params = scope_clause(principal, "parcels", "read", "p.adcode", "p.park_id")
     first = year - PROJECT_YEARS + 1
@@ -245,6 +290,8 @@ def _projects(conn: Connection, principal: Principal, year: int) -> dict[str, An
             {**params, "year": year},
         )
     ]
+    if shown:
+        by_county = [r for r in by_county if r["adcode"] in shown]
     return {"years": rows, "counties": by_county}
 
 
@@ -308,11 +355,13 @@ def plan_dashboard(conn: Connection, principal: Principal, year: int | None = No
     targets = targets_in_force(conn)
     threshold = _threshold(targets)
     scope_sql, params = scope_clause(principal, "enterprise_figures", "read", "e.adcode", "e.park_id")
-    dash = Dashboard(year=year, years=years, scope=scope, scope_label=SCOPE_LABELS[scope], targets=targets)
-    dash.output = _output(conn, scope_sql, params, year, threshold, targets)
+    area, shown = _area(conn, principal, scope)
+    label = SCOPE_LABELS[scope] + (f"：{area}" if scope != "all" and area else "")
+    dash = Dashboard(year=year, years=years, scope=scope, scope_label=label, targets=targets, area=area)
+    dash.output = _output(conn, scope_sql, params, year, threshold, targets, scope, shown)
     dash.clusters = _clusters(conn, year, targets)
-    dash.reserve = _reserve(conn, principal, targets)
-    dash.projects = _projects(conn, principal, year)
+    dash.reserve = _reserve(conn, principal, targets, scope)
+    dash.projects = _projects(conn, principal, year, shown)
     dash.above_size = _above_size(conn, scope_sql, params, threshold)
     dash.parks = _parks(conn, scope_sql, params, year, targets)
     return dash

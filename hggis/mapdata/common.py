@@ -12,7 +12,8 @@ from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.engine import Connection
 
 from hggis import clock
-from hggis.db.models import Parcel
+from hggis.access.policy import Principal, grant
+from hggis.db.models import County, Parcel, Park
 from hggis.errors import Invalid
 from hggis.geo import wgs84_to_gcj02_arrays
 from hggis.summary import dataset_label
@@ -113,12 +114,42 @@ def industry_options(conn: Connection) -> list[dict[str, str]]:
 
 def city_bounds(conn: Connection) -> list[list[float]] | None:
     """[[south, west], [north, east]] of the county outlines, for the initial view."""
-    row = conn.execute(
-        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(boundary) AS e FROM counties) s")
-    ).one()
+    return _extent(conn, County.boundary, None)
+
+
+def _extent(conn: Connection, column: Any, where: Any) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of ``column`` over the rows matching ``where`` (None: no geometry)."""
+    box = func.ST_Extent(column)
+    query = select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box))
+    if where is not None:
+        query = query.where(where)
+    row = conn.execute(query).one()
     if row[0] is None:
         return None
     return [[row[1], row[0]], [row[3], row[2]]]
+
+
+def scope_bounds(conn: Connection, principal: Principal, resource: str, action: str = "read",
+                 adcode: str | None = None) -> list[list[float]] | None:
+    """The initial view of a map: the caller's parks, their counties, or the city.
+
+    A park manager opening a map wants their park, not the whole city with their park a
+    speck in it; a county officer their county. ``adcode`` (a county the page is filtered
+    to) wins. Parks without a boundary fall back to their counties, then to the city.
+    """
+    scope = grant(principal, resource, action)
+    if adcode is not None:
+        return _extent(conn, County.boundary, County.adcode == adcode) or city_bounds(conn)
+    if scope == "park" and principal.parks:
+        parks = sorted(principal.parks)
+        found = _extent(conn, Park.boundary, Park.id.in_(parks))
+        if found is None:
+            found = _extent(conn, County.boundary,
+                            County.adcode.in_(select(Park.adcode).where(Park.id.in_(parks)).scalar_subquery()))
+        return found or city_bounds(conn)
+    if scope == "county" and principal.counties:
+        return _extent(conn, County.boundary, County.adcode.in_(sorted(principal.counties))) or city_bounds(conn)
+    return city_bounds(conn)
 
 
 def _shift_coords(coords: Any) -> Any:

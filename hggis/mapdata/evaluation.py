@@ -84,11 +84,19 @@ def _flat_counts(counts: dict[str, Any]) -> dict[str, int]:
 
 
 def quantile_breaks(values: list[float], n: int = 5) -> list[float]:
-    """n-1 class breaks (quantiles) for a choropleth; empty when there is nothing to shade."""
+    """Up to n-1 class breaks (quantiles) for a choropleth, strictly increasing.
+
+    Repeated quantiles are merged and a break at the minimum is dropped (it would open an
+    empty class): few parks, or parks with equal figures, must not give a legend of
+    "5.36 – 5.36" rows. One distinct value (a park manager's single park) gives no break:
+    one class.
+    """
     vals = sorted(v for v in values if v is not None)
     if not vals:
         return []
-    return [round(vals[min(len(vals) - 1, int(len(vals) * i / n))], 2) for i in range(1, n)]
+    lowest = round(vals[0], 2)
+    raw = [round(vals[min(len(vals) - 1, int(len(vals) * i / n))], 2) for i in range(1, n)]
+    return sorted({b for b in raw if b > lowest})
 
 
 def parcel_units(run_id: int) -> Subquery:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis import clock
+from hggis.access.choices import scope_choices
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.models import PARCEL_STATUSES
 from hggis.errors import Invalid
@@ -245,18 +246,10 @@ def describe(conn: Connection, query: SearchQuery) -> str:
 
 def filter_options(conn: Connection, principal: Principal) -> dict[str, Any]:
     """Counties and parks to choose from, limited to the caller's scope."""
-    scope = grant(principal, "parcels", "read")
-    counties = conn.execute(text("SELECT adcode, name FROM counties ORDER BY adcode")).all()
-    parks = conn.execute(text("SELECT id, name, adcode FROM parks ORDER BY adcode, name")).all()
-    if scope == "county":
-        counties = [c for c in counties if c.adcode in principal.counties]
-        parks = [k for k in parks if k.adcode in principal.counties]
-    elif scope == "park":
-        parks = [k for k in parks if k.id in principal.parks]
-        counties = [c for c in counties if c.adcode in {k.adcode for k in parks}]
+    choices = scope_choices(conn, principal, "parcels")
     return {
-        "counties": [(c.adcode, c.name) for c in counties],
-        "parks": [(str(k.id), k.name) for k in parks],
+        "counties": choices.counties,
+        "parks": choices.parks,
         "statuses": list(PARCEL_STATUSES.items()),
         "sorts": list(SORT_LABELS.items()),
     }
