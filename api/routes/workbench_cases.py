@@ -104,8 +104,34 @@ def scan_page(request: Request, scan_id: RowId, rule: str | None = None, page: s
     found = scan.scan_results(conn, principal, scan_id, {"rule_code": rule_code}, PAGE, (p - 1) * PAGE)
     return show(request, conn, "wb_scan.html", {
         "s": summary, "rule": rule_code or "", "found": found,
+        "may_open": {x["parcel_code"] for x in found["items"]
+                     if not x["case_id"] and can(principal, "idle_cases", "write", x["adcode"], x["park_id"])},
         "pager": Pager(p, PAGE, found["total"], f"/cases/scans/{scan_id}", (("rule", rule_code),) if rule_code else ()),
     })
+
+
+@router.post("/cases/scans/{scan_id}/open")
+def open_from_scan(
+    request: Request,
+    scan_id: RowId,
+    parcel_code: Annotated[str, Form(max_length=19)],
+    rule_code: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    principal: Principal = FormUser,
+    db: Engine = Depends(engine),
+) -> Response:
+    """Open the case of one scan finding directly (an officer need not wait for a park's flag)."""
+    with db.connect() as conn:
+        found = scan.scan_results(conn, principal, scan_id, {"rule_code": rule_code}, 10_000, 0)
+    item = next((x for x in found["items"] if x["parcel_code"] == parcel_code.strip().upper()), None)
+    if item is None:
+        raise PageNotFound(f"扫描 #{scan_id} 中没有宗地 {parcel_code} 的该项结果")
+    kind = "idle" if item["category"] == "idle" else "low_efficiency"
+    why = reason.strip() or f"依闲置土地扫描 #{scan_id}（{item['rule_name']}）立案"
+    with transaction(db, principal.actor, why) as conn:
+        case_id = cases.open_case(conn, principal, item["parcel_code"], clock.today(), why, kind=kind,
+                                  rule_code=rule_code, source="scan", scan_id=scan_id)
+    return see_other(f"/cases/{case_id}")
 
 
 def _case_page(request: Request, conn: Connection, principal: Principal, case_id: RowId, status_code: int = 200,
