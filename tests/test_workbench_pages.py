@@ -367,6 +367,24 @@ def test_reserve_ledger_is_scoped_and_the_site_finder_explains_bad_input(site) -
     assert found.status_code == 200 and found.text.count('<td class="num">') >= 5 and 'id="sites-data"' in found.text
 
 
+def test_the_site_finder_downloads_a_site_report_with_map_and_reasons(site) -> None:  # noqa: ANN001
+    client = client_for(site, "officer")
+    page = client.get("/reserves", params={"find": "1", "min_mu": "20", "max_mu": "400", "limit": "5"}).text
+    link = re.search(r'id="site-report" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    r = client.get(link)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(io.BytesIO(r.content))
+    ws = wb["选址报告"]
+    texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    assert texts[0] == "招商选址报告" and any("面积区间：20 – 400 亩" in t for t in texts)
+    assert any(t.startswith("第 1 名，总分") for t in texts), "each site carries the reasons of its rank"
+    assert len(ws._images) == 1 and ws.page_setup.orientation == "landscape" and ws.print_title_rows
+    parcels = wb["宗地清单"]
+    assert parcels.max_row > 1 and all(re.fullmatch(r"4211\d{8}[GJZ][A-Z]\d{5}", str(c.value)) for c in parcels["B"][1:])
+    assert any("示例数据" in t for t in texts)
+    assert client.get("/reserves/site-report.xlsx", params={"min_mu": "300", "max_mu": "50"}).status_code == 422
+
+
 def test_park_manager_sees_their_parks_results_only(site) -> None:  # noqa: ANN001
     from hggis.access.policy import operator
     from hggis.evaluation.runs import run_evaluation

@@ -21,12 +21,15 @@ from hggis.access.choices import scope_choices
 from hggis.access.policy import Principal
 from hggis.reserves.common import InvalidRequest
 from hggis.reserves.ledger import reserve_ledger
+from hggis.reserves.site_report import site_report
 from hggis.reserves.sites import MAX_LIMIT, SiteQuery, find_sites
+from hggis.summary import dataset_label
 from hggis.workbench.messages import site_reason
 from hggis.workbench.outlines import county_outlines
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 CHANGE_DAYS = 30
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORM_FIELDS = ("min_mu", "max_mu", "adcode", "park_id", "industry", "max_slope", "near_park", "limit")
 
 
@@ -76,6 +79,35 @@ def _options(conn: Connection, principal: Principal) -> dict[str, Any]:
         "parks": choices.parks,
         "industries": [(r.code, r.name) for r in conn.execute(text("SELECT code, name FROM industries ORDER BY sort_order"))],
     }
+
+
+def _labels(options: dict[str, Any], q: SiteQuery) -> dict[str, str]:
+    """The chosen filters by name, for the report's conditions."""
+    def name(pairs: list[tuple[Any, str]], value: Any) -> str:
+        return next((label for key, label in pairs if key == value), "")
+
+    return {"county": name(options["counties"], q.adcode), "park": name(options["parks"], q.park_id),
+            "industry": name(options["industries"], q.industry), "near": name(options["parks"], q.near_park)}
+
+
+@router.get("/reserves/site-report.xlsx")
+def site_report_xlsx(request: Request, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
+    """The search of the page's form as a 选址报告 workbook (map, ranked sites with their reasons, parcels)."""
+    require_grant(principal, "reserves")
+    options = _options(conn, principal)
+    values = {k: request.query_params.get(k, "") for k in FORM_FIELDS}
+    errors: dict[str, str] = {}
+    query = _site_query(values, options, errors)
+    if query is None:
+        raise InvalidRequest(next(iter(errors)), "；".join(errors.values()))
+    found = find_sites(conn, principal, query)
+    outlines = county_outlines(conn, [query.adcode] if query.adcode else None)
+    demo = dataset_label(conn)
+    note = f"示例数据（随机种子 {demo.get('seed')}），非真实统计" if demo else None
+    body = site_report(query, found, outlines, _labels(options, query), note)
+    return Response(body, media_type=XLSX, headers={
+        "Content-Disposition": "attachment; filename=\"site-report.xlsx\"; filename*=UTF-8''"
+                               "%E9%80%89%E5%9D%80%E6%8A%A5%E5%91%8A.xlsx"})
 
 
 @router.get("/reserves")
