@@ -190,7 +190,7 @@ def test_officer_edit_saves_with_reason_and_history_labels_it_in_chinese(site) -
     page = client.get(r.headers["location"]).text
     history = page.split('id="history"')[1]
     assert "已建基底面积（平方米）" in history and "4321" in history and "现场复核已建基底面积" in history
-    assert "pg-officer（县级自然资源干部）" in history
+    assert "测试pg-officer · pg-officer" in history
 
 
 def test_edit_errors_are_chinese_next_to_the_field_and_keep_the_input(site) -> None:  # noqa: ANN001
@@ -557,3 +557,26 @@ def test_officer_runs_a_scan_and_its_findings_reach_the_parcel_page(site) -> Non
     parcel = client.get(f"/parcels/{codes[0]}").text.split('id="idle"')[1]
     assert f"扫描 #{scan_id}" in parcel and rule in parcel
     assert 'id="scan-form"' not in client_for(site, "manager").get("/cases").text
+
+
+def test_people_are_shown_by_name_and_unit_in_the_history(site) -> None:  # noqa: ANN001
+    """A user's 单位 entered on the users page appears beside their name wherever they acted."""
+    engine = site["engine"]
+    admin = client_for(site, "admin")
+    page = admin.get("/users").text
+    r = admin.post("/users", data={"csrf": csrf_of(page), "username": "wang-ke", "display_name": "王科长",
+                                   "unit": "黄州区自然资源和规划局", "phone": "0713-8888888", "role": "county_officer",
+                                   "counties": COUNTY, "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert "黄州区自然资源和规划局 · 电话 0713-8888888" in admin.get(r.headers["location"]).text
+    bad = admin.post("/users", data={"csrf": csrf_of(page), "username": "bad-phone", "role": "city_admin",
+                                     "phone": "call me"})
+    assert bad.status_code == 422
+    site["users"]["wang"] = type(site["users"]["officer"])("wang-ke", "county_officer", 0)
+    client = client_for(site, "wang")
+    code = a_parcel(engine, adcode=COUNTY, status="under_construction")
+    data = _edit_form(client.get(f"/parcels/{code}").text)
+    data.update({"built_footprint_m2": "1234", "reason": "复核基底面积"})
+    assert client.post(f"/parcels/{code}/edit", data=data, follow_redirects=False).status_code == 303
+    history = client.get(f"/parcels/{code}").text.split('id="history"')[1]
+    assert "王科长（黄州区自然资源和规划局）· wang-ke" in history

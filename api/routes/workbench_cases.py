@@ -36,6 +36,7 @@ from hggis.idle.tables import CASE_KINDS, CASE_STATES
 from hggis.inputs import RowId
 from hggis.workbench.case_form import DISPOSAL_CHOICES, DOCUMENT_HINTS, STEP_FIELDS, field_for_message, read_step
 from hggis.workbench.case_steps import allowed_steps
+from hggis.workbench.people import people
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
 PAGE = 50
@@ -69,6 +70,7 @@ def _queue_page(request: Request, conn: Connection, principal: Principal, page: 
         "states": [(s, cases.STATE_LABELS[s]) for s in CASE_STATES],
         "pager": Pager(p, PAGE, listing["total"], "/cases", (("state", chosen_state),) if chosen_state else ()),
         "flags": open_flags["items"], "kinds": list(KIND_LABELS.items()),
+        "people": people(conn, [f["flagged_by"] for f in open_flags["items"]]),
         "may_decide": grant(principal, "idle_cases", "write") is not None,
         "flag_errors": flag_errors or {}, "flag_values": flag_values or {},
         "dismissed": request.query_params.get("dismissed"),
@@ -144,11 +146,12 @@ def _case_page(request: Request, conn: Connection, principal: Principal, case_id
     may_write = can(principal, "idle_cases", "write", case["adcode"], case["park_id"])
     steps = allowed_steps(conn, principal, case_id) if may_write else []
     documents = [(e, d) for e in case["events"] for d in (e["documents"] or [])]
+    names = people(conn, [e["actor"] for e in case["events"]] + [f["flagged_by"] for f in case.get("flags", [])])
     return show(request, conn, "wb_case.html", {
         "c": case, "may_write": may_write, "steps": steps, "actions": ACTIONS, "step_fields": STEP_FIELDS,
         "doc_hints": DOCUMENT_HINTS, "disposal_choices": DISPOSAL_CHOICES, "documents": documents,
         "today": clock.today().isoformat(), "open_action": open_action, "values": values or {},
-        "errors": errors or {}, "kind_labels": KIND_LABELS, "done": request.query_params.get("done"),
+        "errors": errors or {}, "kind_labels": KIND_LABELS, "done": request.query_params.get("done"), "people": names,
     }, status_code=status_code)
 
 

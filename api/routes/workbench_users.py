@@ -69,6 +69,8 @@ def create(
     request: Request,
     username: Text = "",
     display_name: Text = "",
+    unit: Text = "",
+    phone: Text = "",
     role: Text = "",
     counties: Many = [],  # noqa: B006 - FastAPI copies defaults
     parks: Many = [],  # noqa: B006
@@ -76,12 +78,13 @@ def create(
     principal: Principal = FormUser,
     db: Engine = Depends(engine),
 ) -> Response:
-    values = {"username": username, "display_name": display_name, "role": role, "counties": counties,
-              "parks": parks}
+    values = {"username": username, "display_name": display_name, "unit": unit, "phone": phone, "role": role,
+              "counties": counties, "parks": parks}
     try:
         with transaction(db, principal.actor, f"创建用户 {username.strip()}") as conn:
             uid = admin_create_user(conn, principal, username.strip(), role, counties, _parks(parks),
-                                    display_name.strip() or None, password or None)
+                                    display_name.strip() or None, password or None, unit.strip() or None,
+                                    phone.strip() or None)
         return see_other(f"/users/{uid}?created=1")
     except UserError as exc:
         field, message = explain(exc)

@@ -50,6 +50,8 @@ def add(
     county: Annotated[list[str] | None, typer.Option("--county", help="county adcode (repeatable)")] = None,
     park: Annotated[list[int] | None, typer.Option("--park", help="park id (repeatable)")] = None,
     name: Annotated[str | None, typer.Option(help="display name, e.g. 王科长")] = None,
+    unit: Annotated[str | None, typer.Option(help="单位, e.g. 黄州区自然资源和规划局")] = None,
+    phone: Annotated[str | None, typer.Option(help="office phone")] = None,
     days: Annotated[int, typer.Option(help="token lifetime in days")] = DEFAULT_TOKEN_DAYS,
     password: Annotated[bool, typer.Option("--password", help="also set a web sign-in password (prompted)")] = False,
 ) -> None:
@@ -60,7 +62,7 @@ def add(
     secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
     try:
         with transaction(engine, op.actor, f"create user {username}") as conn:
-            uid = create_user(conn, op, username, role, county, park, name)
+            uid = create_user(conn, op, username, role, county, park, name, unit, phone)
             if secret is not None:
                 set_password(conn, uid, secret)
             token = issue_token(conn, uid, days, label="created with user")

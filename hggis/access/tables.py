@@ -26,6 +26,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(Text, unique=True)
     display_name: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(Text)  # 单位, e.g. 黄州区自然资源和规划局
+    phone: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)
     counties: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     park_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")

@@ -79,6 +79,8 @@ def create_user(
     counties: list[str] | None = None,
     parks: list[int] | None = None,
     display_name: str | None = None,
+    unit: str | None = None,
+    phone: str | None = None,
 ) -> int:
     """Create a user; ``by`` None means the operator's terminal (bootstrap of the first admin)."""
     if by is not None:
@@ -90,12 +92,14 @@ def create_user(
     try:
         return conn.execute(
             text(
-                "INSERT INTO users (username, display_name, role, counties, park_ids) "
-                "VALUES (:u, :d, :r, :c, :p) RETURNING id"
+                "INSERT INTO users (username, display_name, unit, phone, role, counties, park_ids) "
+                "VALUES (:u, :d, :unit, :phone, :r, :c, :p) RETURNING id"
             ),
-            {"u": username, "d": display_name, "r": role, "c": counties, "p": parks},
+            {"u": username, "d": display_name, "unit": unit, "phone": phone, "r": role, "c": counties, "p": parks},
         ).scalar_one()
     except Exception as exc:  # the CHECK on the username format
+        if "phone_format" in str(exc):
+            raise UserError(f"phone {phone!r}: digits, spaces, +, - and brackets, 5–20 characters") from None
         if "username_format" in str(exc):
             raise UserError(
                 f"username {username!r}: 2–40 characters, lower-case letters, digits, '_', '.', '-'"
@@ -254,7 +258,7 @@ def list_users(conn: Connection, by: Principal) -> list[dict]:
     rows = conn.execute(
         text(
             """
-            SELECT u.id, u.username, u.display_name, u.role, u.counties, u.park_ids, u.active, u.created_at,
+            SELECT u.id, u.username, u.display_name, u.unit, u.phone, u.role, u.counties, u.park_ids, u.active, u.created_at,
                    count(t.id) FILTER (WHERE t.revoked_at IS NULL AND t.expires_at > now()) AS live_tokens
             FROM users u LEFT JOIN api_tokens t ON t.user_id = u.id
             GROUP BY u.id ORDER BY u.username

@@ -18,6 +18,7 @@ from hggis import clock
 from hggis.access.policy import Principal
 from hggis.history import readable_history
 from hggis.patrol.tables import PATROL_STAGES
+from hggis.workbench.people import people
 from hggis.workbench.words import actor_text, reason_text
 from hggis.workbench.labels import (
     ACTION_LABELS,
@@ -161,13 +162,14 @@ def parcel_history(conn: Connection, principal: Principal, code: str, parcel_id:
     rows += _patrol_rows(conn, parcel_id)
     rows.sort(key=lambda r: r["id"], reverse=True)
     names = _names(conn, rows)
+    who = people(conn, (r["actor"] for r in rows))
     out = []
     for row in rows:
         table = row["table_name"]
         out.append({
             "id": row["id"],
             "at": row["at"],
-            "actor": actor_text(row["actor"]),
+            "actor": who.get(row["actor"], actor_text(row["actor"])),
             "reason": reason_text(row["reason"]),
             "what": f"{ACTION_LABELS.get(row['action'], row['action'])}{TABLE_LABELS.get(table, table)}",
             "changes": _changes(table, row, names),

@@ -24,6 +24,7 @@ from hggis.db.models import CONTRACT_KINDS, M2_PER_MU_SQL, PARCEL_STATUSES
 from hggis.errors import NotFound
 from hggis.features import feature_collection
 from hggis.occupancies import list_for_parcel
+from hggis.workbench.people import people
 from hggis.workbench.history_view import parcel_history
 from hggis.workbench.labels import INDICATOR_FIELDS
 
@@ -183,6 +184,7 @@ def parcel_page(conn: Connection, principal: Principal, code: str) -> dict[str, 
             return _public_view(conn, code)
         authorize(principal, "parcels", "read", parcel["adcode"], parcel["park_id"])
     parcel["status_label"] = PARCEL_STATUSES.get(parcel["status"], parcel["status"])
+    idle = _idle(conn, principal, parcel)
     return {
         "public": False,
         "parcel": parcel,
@@ -191,7 +193,8 @@ def parcel_page(conn: Connection, principal: Principal, code: str) -> dict[str, 
         "occupants": _occupants(conn, principal, code),
         "indicators": _indicators(conn, principal, parcel),
         "evaluation": _evaluation(conn, principal, parcel),
-        "idle": _idle(conn, principal, parcel),
+        "idle": idle,
+        "people": people(conn, [f["flagged_by"] for f in (idle or {}).get("flags", [])]),
         "history": parcel_history(conn, principal, code, parcel["id"]),
         "may_edit": can(principal, "parcels", "write", parcel["adcode"], parcel["park_id"]),
         "may_flag": can(principal, "idle_cases", "flag", parcel["adcode"], parcel["park_id"]),

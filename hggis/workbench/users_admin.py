@@ -40,7 +40,8 @@ __all__ = [
 def get_user(conn: Connection, by: Principal, uid: int) -> dict[str, Any]:
     authorize(by, "users", "read")
     row = conn.execute(
-        text("SELECT id, username, display_name, role, counties, park_ids, active, created_at, version FROM users WHERE id = :u"),
+        text("SELECT id, username, display_name, unit, phone, role, counties, park_ids, active, created_at, version "
+             "FROM users WHERE id = :u"),
         {"u": uid},
     ).mappings().first()
     if row is None:
@@ -77,9 +78,11 @@ def admin_create_user(
     parks: list[int],
     display_name: str | None,
     password: str | None,
+    unit: str | None = None,
+    phone: str | None = None,
 ) -> int:
     """Create a user (``create_user`` checks the caller) and, if given, their web password."""
-    uid = create_user(conn, by, username, role, counties, parks, display_name)
+    uid = create_user(conn, by, username, role, counties, parks, display_name, unit, phone)
     if password:
         set_password(conn, uid, password)
     return uid
