@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("亩均评价", "/evaluation", "evaluation"),
     NavItem("数据导入", "/imports", "imports"),
     NavItem("用户管理", "/users", "users"),
+    NavItem("操作日志", "/oplog", "users"),
     NavItem("考核看板", "/dashboard", optional=True),
 )
 MAPS_PREFIX = "/maps"

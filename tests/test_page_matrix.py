@@ -54,6 +54,7 @@ def _pages(codes: dict[str, str]) -> list[Page]:
         Page("/evaluation/models", "evaluation_models"),
         Page("/imports", "imports", "write"),
         Page("/users", "users"),
+        Page("/oplog", "users"),
         Page("/dashboard", None),
     ]
 

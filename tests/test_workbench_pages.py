@@ -580,3 +580,17 @@ def test_people_are_shown_by_name_and_unit_in_the_history(site) -> None:  # noqa
     assert client.post(f"/parcels/{code}/edit", data=data, follow_redirects=False).status_code == 303
     history = client.get(f"/parcels/{code}").text.split('id="history"')[1]
     assert "王科长（黄州区自然资源和规划局）· wang-ke" in history
+
+
+def test_the_operation_log_lists_who_did_what_for_administrators(site) -> None:  # noqa: ANN001
+    admin = client_for(site, "admin")
+    page = admin.get("/oplog", params={"table": "parcels"})
+    assert page.status_code == 200
+    rows = page.text.split('id="oplog"')[1].split("</table>")[0]
+    assert "宗地" in rows and "新增" in rows and "示例数据加载程序" in rows
+    assert "users" not in rows.split("<tbody>")[1]  # the table filter holds
+    more = re.search(r'href="/oplog\?([^"]+)"', page.text)
+    if more:
+        older = admin.get("/oplog?" + more.group(1).replace("&amp;", "&"))
+        assert older.status_code == 200 and 'id="oplog"' in older.text
+    assert client_for(site, "officer").get("/oplog").status_code == 403

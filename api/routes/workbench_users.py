@@ -7,6 +7,9 @@ once, in the response to the post that created it, and never again.
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
+
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -14,10 +17,12 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import connection, engine
-from api.workbench import FormUser, PageNotFound, Pager, PageRoute, PageUser, int_param, see_other, show
+from api.workbench import FormUser, PageNotFound, Pager, PageRoute, PageUser, choice, int_param, see_other, show
 from hggis.access.policy import ROLE_LABELS, Principal, authorize
 from hggis.db.session import transaction
 from hggis.inputs import is_row_id
+from hggis.workbench.labels import ACTION_LABELS
+from hggis.workbench.oplog import OplogFilter, operation_log
 from hggis.workbench.users_admin import (
     DEFAULT_TOKEN_DAYS,
     UserError,
@@ -181,3 +186,26 @@ def revoke(request: Request, uid: int, prefix: Text = "", principal: Principal =
     what = f"令牌 {prefix}" if prefix else "全部令牌"
     return _act(request, db, principal, uid, f"吊销用户 {uid} 的{what}", "revoked",
                 lambda conn: admin_revoke_tokens(conn, principal, uid, prefix.strip() or None))
+
+
+@router.get("/oplog")
+def oplog(request: Request, actor: str | None = None, table: str | None = None, action: str | None = None,
+          since: str | None = None, until: str | None = None, before: str | None = None,
+          principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
+    """操作日志 for city administrators: the history of every table, filtered, newest first."""
+    authorize(principal, "users", "read")
+
+    def day(value: str | None) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(value) if value else None
+        except ValueError:
+            return None
+
+    values = {"actor": (actor or "")[:60], "table": (table or "")[:60], "action": action or "",
+              "since": since or "", "until": until or ""}
+    f = OplogFilter(actor=values["actor"] or None, table=values["table"] or None,
+                    action=choice(action, ACTION_LABELS), since=day(since), until=day(until))
+    log = operation_log(conn, principal, f, before_id=int_param(before, 0, lo=0, hi=2**31 - 1) or None)
+    more = urlencode({**{k: v for k, v in values.items() if v}, "before": log["next_before"] or ""})
+    return show(request, conn, "wb_oplog.html", {"log": log, "values": values, "more_query": more,
+                                                 "actions": list(ACTION_LABELS.items())})
