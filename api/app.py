@@ -26,6 +26,7 @@ from api.routes import (
     health,
     history,
     idle,
+    idle_documents,
     imports,
     layers,
     maps,
@@ -118,6 +119,6 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies):
         app.include_router(module.router)
     return app
