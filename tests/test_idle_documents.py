@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from hggis.db.session import transaction
 from hggis.idle.documents import next_serial
 from tests.access_helpers import make_user
 from tests.factories import HUANGZHOU, credit_code, parcel_code, square
+from tests.workbench_helpers import PASSWORD, add_web_user
 
 TODAY = clock.today()
 T = TODAY - dt.timedelta(days=90)  # the cases are opened 90 days ago, each step dated since
@@ -281,3 +283,41 @@ def test_refusals_name_the_missing_fact(world):
     assert future.status_code == 422 and "今天之后" in future.json()["detail"]
     unknown = client.post(f"/api/idle/cases/{case}/documents", headers=h, json={"kind": "nonsense", "reason": "测试"})
     assert unknown.status_code == 422
+
+
+def _signed_in(engine) -> TestClient:  # noqa: ANN001
+    add_web_user(engine, "web-officer", "county_officer", counties=["421102"])
+    web = TestClient(create_app(engine))
+    token = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text).group(1)
+    r = web.post("/login", data={"username": "web-officer", "password": PASSWORD, "csrf": token, "next": "/"},
+                 follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return web
+
+
+def test_the_case_page_issues_lists_and_downloads(world, clean_db):
+    client, h, _admin, cases = world
+    case = cases[RECOVER]
+    web = _signed_in(clean_db)
+    page = web.get(f"/cases/{case}")
+    assert page.status_code == 200 and 'id="issue-document"' in page.text and "尚未出具文书" in page.text
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    form = {"csrf": token, "kind": "investigation_notice", "issued_on": day(1), "served_on": day(2),
+            "service_method": "direct", "served_to": "李四", "reason": "发出调查通知书"}
+    r = web.post(f"/cases/{case}/documents", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = web.get(r.headers["location"])
+    number = f"黄州自然资闲〔{day(1)[:4]}〕1号"
+    assert "已出具文书" in page.text and number in page.text and "李四 签收" in page.text
+    links = re.findall(r'href="(/api/idle/cases/\d+/documents/\d+\.(?:docx|pdf))"', page.text)
+    assert len(links) == 2
+    for link in links:  # the session signs the downloads in, no token needed
+        got = web.get(link)
+        assert got.status_code == 200 and len(got.content) > 10_000
+    # a fee decision the case cannot support yet: the page says which facts are missing
+    refused = web.post(f"/cases/{case}/documents", data={**form, "kind": "fee_decision", "served_on": "",
+                                                         "service_method": ""})
+    assert refused.status_code == 422 and "已送达的《闲置土地认定书》" in refused.text
+    # the reply window (30 days from day 2) ended 58 days ago; with no later document it stays in the queue
+    queue = web.get("/cases")
+    assert "文书送达后的期限（1）" in queue.text and number in queue.text
