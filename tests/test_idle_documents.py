@@ -321,3 +321,29 @@ def test_the_case_page_issues_lists_and_downloads(world, clean_db):
     # the reply window (30 days from day 2) ended 58 days ago; with no later document it stays in the queue
     queue = web.get("/cases")
     assert "文书送达后的期限（1）" in queue.text and number in queue.text
+
+
+def test_concurrent_issuers_of_one_office_get_distinct_numbers(clean_db):
+    """The second issuer waits on the office-year row until the first commits, then takes the next number."""
+    import threading
+
+    first_took = threading.Event()
+    got: dict[str, int] = {}
+
+    def first() -> None:
+        with transaction(clean_db, "a", "sequence") as conn:
+            got["a"] = next_serial(conn, "421102", 2098)
+            first_took.set()
+            conn.execute(text("SELECT pg_sleep(0.3)"))
+
+    def second() -> None:
+        first_took.wait()
+        with transaction(clean_db, "b", "sequence") as conn:
+            got["b"] = next_serial(conn, "421102", 2098)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {"a": 1, "b": 2}

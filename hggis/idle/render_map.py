@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from hggis.idle.fonts import document_font
 from hggis.idle.parcel_map import Drawing
 
-DPI = 200
+DPI = 150  # enough for an editable office copy; the PDF carries the map as vectors
 _ANCHORS = {"start": "ls", "middle": "ms", "end": "rs"}
 
 
@@ -24,6 +24,7 @@ def _font(px: int) -> ImageFont.FreeTypeFont:
 
 
 def to_png(d: Drawing, dpi: int = DPI) -> bytes:
+    """The drawing as an RGB PNG at ``dpi`` (fast zlib level: the maps are mostly flat colour)."""
     k = dpi / 25.4  # px per mm
     w, h = round(d.width * k), round(d.height * k)
     img = Image.new("RGB", (w, h), (255, 255, 255))
@@ -43,5 +44,5 @@ def to_png(d: Drawing, dpi: int = DPI) -> bytes:
         size = max(6, round(lb.size * k))  # label size: the em in mm
         draw.text(px(lb.x, lb.y), lb.text, font=_font(size), fill=lb.color, anchor=_ANCHORS[lb.anchor])
     buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=False, compress_level=3)
+    img.save(buf, "PNG", optimize=False, compress_level=1)
     return buf.getvalue()
