@@ -220,6 +220,9 @@ def test_fee_decision_needs_the_land_price(world):
                      json={"land_price": "1234.50", "reason": "补录出让价款"})
     assert r.status_code == 200, r.text
     hearing = _issue(client, h, case, "hearing_notice", 37, served=38)
+    # idle one full year, not two: no recovery without compensation (第十四条第（二）项)
+    too_early = _issue(client, h, case, "recovery_decision", 50, status=409)["detail"]
+    assert "未满2年" in too_early and "第十四条第（二）项" in too_early
     fee = _issue(client, h, case, "fee_decision", 50, served=51)
     assert fee["due_kind"] == "payment" and fee["due_on"] == day(81)
     text_, pictures, pdf = _download(client, h, case, fee)

@@ -43,6 +43,7 @@ from hggis.idle.cases import (
     Document,
     IllegalTransition,
     _add_event,
+    _check_disposal_allowed,
     _idle_since,
 )
 from hggis.idle.document_tables import DOCUMENT_KINDS, SERVICE_METHODS, IdleDocument, IdleDocumentOffice, IdleDocumentSequence
@@ -92,6 +93,7 @@ RULE_SANCTION = {
     "idle_not_started_2y": "recovery_without_compensation",
     "idle_halted_2y": "recovery_without_compensation",
 }
+DECISION_DISPOSAL = {"fee_decision": "fee_collected", "recovery_decision": "recovery_without_compensation"}
 assert set(KIND_LABELS) == set(DOCUMENT_KINDS) and set(METHOD_LABELS) == set(SERVICE_METHODS)
 
 
@@ -457,6 +459,8 @@ def issue_document(
     missing = _missing(conn, kind, f, docs, on, params)
     if missing:
         raise DocumentRefused(kind, missing)
+    if kind in DECISION_DISPOSAL:  # the same checks as deciding the disposal: 满一年 / 满两年, 第八条
+        _check_disposal_allowed(conn, f, rule_set_in_force(conn, on), DECISION_DISPOSAL[kind], on)
     if service is not None:
         _check_service(service, on)
     if kind == "service_receipt":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.graphics.shapes import Drawing as RLDrawing
 from reportlab.graphics.shapes import Polygon as RLPolygon
@@ -17,7 +18,6 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from xml.sax.saxutils import escape
 
 from hggis.idle.fonts import document_font
 from hggis.idle.parcel_map import Drawing, layout
@@ -59,10 +59,9 @@ def map_flowable(d: Drawing) -> RLDrawing:
     for s in d.shapes:
         pts = [v * mm for xy in s.points for v in xy]
         out.add(RLPolygon(pts, fillColor=_rgb(s.fill), strokeColor=_rgb(s.stroke), strokeWidth=s.width * mm))
-    anchors = {"start": "start", "middle": "middle", "end": "end"}
     for lb in d.labels:
         out.add(String(lb.x * mm, lb.y * mm, lb.text, fontName=_register(), fontSize=lb.size * mm,
-                       fillColor=_rgb(lb.color), textAnchor=anchors[lb.anchor]))
+                       fillColor=_rgb(lb.color), textAnchor=lb.anchor))
     return out
 
 
