@@ -59,35 +59,41 @@ def _parcel(client: TestClient, headers: dict[str, str], code: str, geom: Any, f
     assert r.status_code == 200, r.text
 
 
+def build_cases(client: TestClient, engine, admin: dict[str, str], officer: dict[str, str]) -> dict[str, int]:  # noqa: ANN001
+    """The parcels, holder, scan and cases of these tests, through the API; {parcel code: case id}."""
+    with engine.connect() as conn:
+        wuxue = conn.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(boundary) p "
+                                  "FROM counties WHERE adcode = '421182') s")).one()
+    _import_holder(client, admin)
+    lon, lat = HUANGZHOU
+    start_2y, start_1y = (T - dt.timedelta(days=900)).isoformat(), (T - dt.timedelta(days=400)).isoformat()
+    _parcel(client, admin, RECOVER, square(lon, lat, 100),
+            {"holder_credit_code": HOLDER, "contract_no": "黄出让〔2022〕7号", "agreed_start_date": start_2y,
+             "land_price": "900"})
+    # 20 m east of RECOVER: a neighbour on its 宗地图
+    _parcel(client, admin, NEIGHBOUR, square(lon + 0.00125, lat, 80),
+            {"contract_no": "黄出让〔2022〕8号", "agreed_start_date": (TODAY + dt.timedelta(days=300)).isoformat()})
+    _parcel(client, admin, FEE, square(lon + 0.01, lat, 100),
+            {"holder_credit_code": HOLDER, "contract_no": "黄出让〔2023〕2号", "agreed_start_date": start_1y})
+    _parcel(client, admin, WUXUE, square(wuxue[0], wuxue[1], 100),
+            {"holder_credit_code": HOLDER, "contract_no": "武出让〔2023〕1号", "agreed_start_date": start_1y,
+             "land_price": "300"})
+    r = client.post("/api/idle/scans", json={"as_of": T.isoformat()}, headers=officer)
+    assert r.status_code == 201, r.text
+    r = client.post(f"/api/idle/scans/{r.json()['id']}/cases", headers=officer,
+                    json={"opened_on": T.isoformat(), "reason": "扫描发现疑似闲置"})
+    assert r.status_code == 201 and r.json()["opened"] == 3, r.text
+    listed = client.get("/api/idle/cases", headers=officer).json()["items"]
+    return {c["parcel_code"]: c["id"] for c in listed}
+
+
 @pytest.fixture
 def world(clean_db):
     admin = make_user(clean_db, "admin", "city_admin")
     officer = make_user(clean_db, "officer", "county_officer", counties=["421102", "421182"])
-    with clean_db.connect() as conn:
-        wuxue = conn.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(boundary) p "
-                                  "FROM counties WHERE adcode = '421182') s")).one()
     with TestClient(create_app(clean_db)) as client:
-        _import_holder(client, admin.headers)
-        lon, lat = HUANGZHOU
-        start_2y, start_1y = (T - dt.timedelta(days=900)).isoformat(), (T - dt.timedelta(days=400)).isoformat()
-        _parcel(client, admin.headers, RECOVER, square(lon, lat, 100),
-                {"holder_credit_code": HOLDER, "contract_no": "黄出让〔2022〕7号", "agreed_start_date": start_2y,
-                 "land_price": "900"})
-        # 20 m east of RECOVER: a neighbour on its 宗地图
-        _parcel(client, admin.headers, NEIGHBOUR, square(lon + 0.00125, lat, 80),
-                {"contract_no": "黄出让〔2022〕8号", "agreed_start_date": (TODAY + dt.timedelta(days=300)).isoformat()})
-        _parcel(client, admin.headers, FEE, square(lon + 0.01, lat, 100),
-                {"holder_credit_code": HOLDER, "contract_no": "黄出让〔2023〕2号", "agreed_start_date": start_1y})
-        _parcel(client, admin.headers, WUXUE, square(wuxue[0], wuxue[1], 100),
-                {"holder_credit_code": HOLDER, "contract_no": "武出让〔2023〕1号", "agreed_start_date": start_1y,
-                 "land_price": "300"})
-        r = client.post("/api/idle/scans", json={"as_of": T.isoformat()}, headers=officer.headers)
-        assert r.status_code == 201, r.text
-        r = client.post(f"/api/idle/scans/{r.json()['id']}/cases", headers=officer.headers,
-                        json={"opened_on": T.isoformat(), "reason": "扫描发现疑似闲置"})
-        assert r.status_code == 201 and r.json()["opened"] == 3, r.text
-        listed = client.get("/api/idle/cases", headers=officer.headers).json()["items"]
-        yield client, officer.headers, admin.headers, {c["parcel_code"]: c["id"] for c in listed}
+        cases = build_cases(client, clean_db, admin.headers, officer.headers)
+        yield client, officer.headers, admin.headers, cases
 
 
 def _issue(client: TestClient, h: dict[str, str], case_id: int, kind: str, on: int, served: int | None = None,

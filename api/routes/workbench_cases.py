@@ -48,6 +48,13 @@ QUEUE_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("文书送达后的期限", ("document_reply", "document_hearing_request", "document_payment", "document_deregistration")),
 )
 KIND_LABELS = {"idle": "闲置土地", "low_efficiency": "低效用地"}
+# the issued document a step's form offers as its document (the newest of these kinds)
+STEP_DOCUMENTS: dict[str, tuple[str, ...]] = {
+    "issue_notice": ("investigation_notice",),
+    "issue_finding": ("finding",),
+    "decide_disposal": ("fee_decision", "recovery_decision"),
+    "record_recovery": ("recovery_decision",),
+}
 Reason = Annotated[str, Form(max_length=1000)]
 
 
@@ -132,6 +139,8 @@ def _case_page(request: Request, conn: Connection, principal: Principal, case_id
         "proves_choices": [(str(d["id"]), f"{d['kind_label']} {d['number']}") for d in issued
                            if d["kind"] != "service_receipt"],
         "doc_values": doc_values or {}, "doc_errors": doc_errors or {},
+        "step_documents": {action: (d["kind_label"], d["number"], str(d["issued_on"])) for action, kinds in
+                           STEP_DOCUMENTS.items() for d in issued if d["kind"] in kinds},
     }, status_code=status_code)
 
 
