@@ -356,3 +356,27 @@ def test_concurrent_issuers_of_one_office_get_distinct_numbers(clean_db):
     for t in threads:
         t.join()
     assert got == {"a": 1, "b": 2}
+
+
+def test_the_office_data_is_editable_and_numbers_follow_it(world, clean_db):
+    client, h, _admin, cases = world
+    offices = {o["adcode"]: o for o in client.get("/api/idle/document-offices", headers=h).json()["items"]}
+    assert offices["421102"]["code_prefix"] == "黄州自然资闲" and offices["421182"]["gk_epsg"] == 4527
+    assert len(offices) == 11  # ten counties and 龙感湖
+    r = client.patch("/api/idle/document-offices/421102", headers=h,
+                     json={"code_prefix": "黄州自然资规闲", "reason": "机关代字调整"})
+    try:
+        assert r.status_code == 200 and r.json()["version"] == offices["421102"]["version"] + 1, r.text
+        doc = _issue(client, h, cases[RECOVER], "investigation_notice", 1, served=2)
+        assert doc["number"].startswith("黄州自然资规闲〔")
+        other = make_user(clean_db, "other", "county_officer", counties=["421182"])
+        assert client.patch("/api/idle/document-offices/421102", headers=other.headers,
+                            json={"code_prefix": "X", "reason": "越权"}).status_code == 403
+        with clean_db.connect() as conn:
+            changed = conn.execute(text("SELECT reason FROM history WHERE table_name = 'idle_document_offices' "
+                                        "AND action = 'update'")).scalars().all()
+        assert changed == ["机关代字调整"]
+    finally:  # office rows are reference data, kept between tests: restore the default
+        r = client.patch("/api/idle/document-offices/421102", headers=h,
+                         json={"code_prefix": "黄州自然资闲", "reason": "恢复默认机关代字"})
+        assert r.status_code == 200

@@ -116,3 +116,30 @@ def get_pdf(case_id: int, doc_id: int, principal: Principal = SignedIn,
 def get_document(case_id: int, doc_id: int, principal: Principal = SignedIn,
                  conn: Connection = Depends(connection)) -> dict[str, Any]:
     return _run(lambda: documents.get_document(conn, principal, case_id, doc_id, with_content=True))
+
+
+@router.get("/document-offices", summary="Issuing offices per county: name, 机关代字, GK zone of the 宗地图")
+def get_offices(principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> dict[str, Any]:
+    return {"items": documents.list_offices(conn)}
+
+
+class OfficeChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., min_length=2, max_length=1000)
+    office_name: str | None = Field(None, min_length=2, max_length=200)
+    code_prefix: str | None = Field(None, min_length=1, max_length=50, description="机关代字, e.g. 黄州自然资闲")
+    gk_epsg: Literal[4526, 4527, 4547, 4548] | None = None
+    address: str | None = Field(None, max_length=300)
+    phone: str | None = Field(None, max_length=50)
+
+
+@router.patch("/document-offices/{adcode}", summary="Change a county office's name, 机关代字 or zone (audited)")
+def patch_office(adcode: str, body: OfficeChanges, principal: Principal = SignedIn,
+                 db: Engine = Depends(engine)) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True, exclude={"reason"})
+
+    def act() -> dict[str, Any]:
+        with transaction(db, principal.actor, body.reason) as conn:
+            return documents.update_office(conn, principal, adcode, changes, body.reason)
+
+    return _run(act)

@@ -515,6 +515,42 @@ def _event_document(kind: str, number: str, on: dt.date) -> Document:
     return Document(KIND_LABELS[kind], number, on)
 
 
+# ---- issuing offices ------------------------------------------------------------------
+
+OFFICE_FIELDS = ("office_name", "code_prefix", "gk_epsg", "address", "phone")
+
+
+def list_offices(conn: Connection) -> list[dict[str, Any]]:
+    o, co = IdleDocumentOffice.__table__, County.__table__
+    rows = conn.execute(select(o, co.c.name.label("county")).join(co, co.c.adcode == o.c.adcode).order_by(o.c.adcode))
+    return [dict(r._mapping) for r in rows]
+
+
+def update_office(conn: Connection, principal: Principal, adcode: str, changes: dict[str, Any],
+                  reason: str) -> dict[str, Any]:
+    """Change a county office's name, 机关代字, GK zone or address (its officers or a city administrator).
+
+    Numbers already issued keep their text; the office-year sequence simply continues.
+    """
+    authorize(principal, "idle_cases", "write", adcode, None)
+    unknown = sorted(set(changes) - set(OFFICE_FIELDS))
+    if unknown:
+        raise CaseError(f"unknown office field(s) {', '.join(unknown)} (known: {', '.join(OFFICE_FIELDS)})")
+    if not changes:
+        raise CaseError("nothing to change")
+    for key in ("office_name", "code_prefix"):
+        if key in changes and not str(changes[key] or "").strip():
+            raise CaseError(f"{key} 不能为空")
+    if "gk_epsg" in changes and changes["gk_epsg"] not in (4526, 4527, 4547, 4548):
+        raise CaseError("gk_epsg: 须为 CGCS2000 3°带第38、39带之一（4526、4527 带号；4547、4548 不带号）")
+    set_actor(conn, principal.actor, reason)
+    o = IdleDocumentOffice.__table__
+    done = conn.execute(o.update().where(o.c.adcode == adcode).values(**changes, version=o.c.version + 1))
+    if done.rowcount == 0:
+        raise CaseNotFound(f"no document office for county {adcode}")
+    return next(x for x in list_offices(conn) if x["adcode"] == adcode)
+
+
 # ---- reading ---------------------------------------------------------------------------
 
 
@@ -548,5 +584,6 @@ def get_document(conn: Connection, principal: Principal, case_id: int, doc_id: i
 
 __all__ = [
     "DOCUMENT_KINDS", "DocumentRefused", "KIND_LABELS", "METHOD_LABELS", "Service", "format_number",
-    "get_document", "issue_document", "list_documents", "next_serial", "serve_document",
+    "get_document", "issue_document", "list_documents", "list_offices", "next_serial", "serve_document",
+    "update_office",
 ]
