@@ -10,10 +10,13 @@ files; the content is frozen at issue, so a document reads the same years later.
 
 Deadlines that run from the service date:
 
-- 调查通知书 and 情况告知书: the holder's reply (rule set ``response_days``, 30 by default;
+- 调查通知书 and 情况告知书: the holder's reply (rule set ``response_days``, 30 by default,
+  the value the case steps already use, versioned with the other rule parameters;
   第六条: 使用权人应当在通知规定的期限内提交有关材料);
 - 听证权利告知书: the hearing request, ``HGGIS_HEARING_REQUEST_WORKING_DAYS`` working days
-  (《国土资源听证规定》（国土资源部令第22号）: 当事人应当在告知后五个工作日内提出书面申请);
+  (第十五条 sends the hearing to 《国土资源听证规定》（国土资源部令第22号）, whose request period is
+  commonly given as 五个工作日 from receipt of the notice; the article number was not verified
+  here, so the document cites the 规定 by name only and the period is a setting);
 - 征缴土地闲置费决定书: payment, 收回决定书: deregistration (第十七条: 决定书送达之日起
   三十日内; rule set ``payment_days``).
 """
