@@ -143,6 +143,18 @@ class Settings(BaseSettings):
         description="Agreed (contract) dates and idle-land scan dates may lie at most this many years after "
         "today; facts on the ground (started, completed, halted …) never after today.",
     )
+    hggis_document_font: Path | None = Field(
+        default=None,
+        description="TrueType font (.ttf/.ttc) with Chinese glyphs for the PDF documents and 宗地图 of idle-land "
+        "cases. Unset: WenQuanYi Micro Hei as installed by scripts/setup-system.sh.",
+    )
+    hggis_hearing_request_working_days: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Working days (Monday–Friday) from the service of a 听证权利告知书 within which the holder may "
+        "ask for a hearing (《国土资源听证规定》: 五个工作日); public holidays are not known and not skipped.",
+    )
 
     def admission_slots(self) -> int:
         """Requests admitted per worker: fewer than pool connections, so admitted work never starves."""

@@ -24,7 +24,8 @@ python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-have_pkg fonts-wqy-microhei || have_pkg fonts-noto-cjk || missing+=(fonts-wqy-microhei)
+# WenQuanYi Micro Hei has TrueType outlines: the PDF documents embed it (Noto CJK is CFF, which they cannot).
+have_pkg fonts-wqy-microhei || missing+=(fonts-wqy-microhei)
 
 updated=0
 apt_install() {

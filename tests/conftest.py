@@ -45,6 +45,7 @@ DATA_TABLES = (
     "evaluation_runs",
     "idle_scans",
     "idle_scan_results",
+    "idle_document_sequences",
     "dems",
     "web_sessions",
     "api_tokens",

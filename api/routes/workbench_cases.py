@@ -8,7 +8,8 @@ through ``hggis.idle.flags``.
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
@@ -31,7 +32,8 @@ from hggis import clock
 from hggis.access.policy import Principal, can, grant
 from hggis.db.session import transaction
 from hggis.idle import cases, deadlines, flags, scan
-from hggis.idle.cases import ACTIONS, CaseError, CaseNotFound
+from hggis.idle import documents as idle_documents
+from hggis.idle.cases import ACTIONS, CaseError, CaseNotFound, IllegalTransition
 from hggis.idle.tables import CASE_KINDS, CASE_STATES
 from hggis.inputs import RowId
 from hggis.workbench.case_form import DISPOSAL_CHOICES, DOCUMENT_HINTS, STEP_FIELDS, field_for_message, read_step
@@ -45,8 +47,16 @@ QUEUE_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("90 日内到期的闲置期限", ("threshold_1y", "threshold_2y", "threshold_halted", "threshold_halted_2y")),
     ("待办案件", ("case_waiting_officer",)),
     ("园区标记待核实", ("flag_waiting_officer",)),
+    ("文书送达后的期限", ("document_reply", "document_hearing_request", "document_payment", "document_deregistration")),
 )
 KIND_LABELS = {"idle": "闲置土地", "low_efficiency": "低效用地"}
+# the issued document a step's form offers as its document (the newest of these kinds)
+STEP_DOCUMENTS: dict[str, tuple[str, ...]] = {
+    "issue_notice": ("investigation_notice",),
+    "issue_finding": ("finding",),
+    "decide_disposal": ("fee_decision", "recovery_decision"),
+    "record_recovery": ("recovery_decision",),
+}
 Reason = Annotated[str, Form(max_length=1000)]
 
 
@@ -138,20 +148,29 @@ def open_from_scan(
 
 def _case_page(request: Request, conn: Connection, principal: Principal, case_id: RowId, status_code: int = 200,
                open_action: str | None = None, values: dict[str, str] | None = None,
-               errors: dict[str, str] | None = None) -> Response:
+               errors: dict[str, str] | None = None, doc_values: dict[str, str] | None = None,
+               doc_errors: dict[str, str] | None = None) -> Response:
     try:
         case = cases.get_case(conn, principal, case_id)
     except CaseNotFound:
         raise PageNotFound(f"没有案件 #{case_id}") from None
     may_write = can(principal, "idle_cases", "write", case["adcode"], case["park_id"])
     steps = allowed_steps(conn, principal, case_id) if may_write else []
-    documents = [(e, d) for e in case["events"] for d in (e["documents"] or [])]
+    documents = [(e, d) for e in case["events"] if e["action"] != "issue_document" for d in (e["documents"] or [])]
+    issued = idle_documents.list_documents(conn, principal, case_id)
     names = people(conn, [e["actor"] for e in case["events"]] + [f["flagged_by"] for f in case.get("flags", [])])
     return show(request, conn, "wb_case.html", {
         "c": case, "may_write": may_write, "steps": steps, "actions": ACTIONS, "step_fields": STEP_FIELDS,
         "doc_hints": DOCUMENT_HINTS, "disposal_choices": DISPOSAL_CHOICES, "documents": documents,
         "today": clock.today().isoformat(), "open_action": open_action, "values": values or {},
         "errors": errors or {}, "kind_labels": KIND_LABELS, "done": request.query_params.get("done"), "people": names,
+        "issued": issued, "doc_kinds": list(idle_documents.KIND_LABELS.items()),
+        "service_methods": list(idle_documents.METHOD_LABELS.items()),
+        "proves_choices": [(str(d["id"]), f"{d['kind_label']} {d['number']}") for d in issued
+                           if d["kind"] != "service_receipt"],
+        "doc_values": doc_values or {}, "doc_errors": doc_errors or {},
+        "step_documents": {action: (d["kind_label"], d["number"], str(d["issued_on"])) for action, kinds in
+                           STEP_DOCUMENTS.items() for d in issued if d["kind"] in kinds},
     }, status_code=status_code)
 
 
@@ -182,6 +201,85 @@ async def step(request: Request, case_id: RowId, action: str, principal: Princip
     with db.connect() as conn:
         return _case_page(request, conn, principal, case_id, status_code=409 if "_form" in errors else 422,
                           open_action=action, values=submitted.values, errors=errors)
+
+
+DOC_FIELDS = ("kind", "issued_on", "recipient", "proposed_disposal", "proves_document_id", "served_on",
+              "service_method", "served_to", "reason")
+
+
+def _read_document_form(form: dict[str, str]) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
+    """The issue form as (values to show again, arguments of issue_document, errors per field)."""
+    values = {k: (form.get(k) or "").strip()[:1000] for k in DOC_FIELDS}
+    errors: dict[str, str] = {}
+    args: dict[str, Any] = {"params": {}}
+    if values["kind"] not in idle_documents.KIND_LABELS:
+        errors["kind"] = "请选择文书种类"
+    for name in ("issued_on", "served_on"):
+        if values[name]:
+            try:
+                args[name] = dt.date.fromisoformat(values[name])
+            except ValueError:
+                errors[name] = "请填写日期（年-月-日）"
+    if len(values["reason"]) < 2:
+        errors["reason"] = "请填写办理意见（至少 2 个字），将记入案卷"
+    if bool(values["served_on"]) != bool(values["service_method"]):
+        errors["service_method" if values["served_on"] else "served_on"] = "送达日期和送达方式须同时填写（或都不填，稍后登记送达）"
+    if values["service_method"] and values["service_method"] not in idle_documents.METHOD_LABELS:
+        errors["service_method"] = "请选择送达方式"
+    if values["proves_document_id"]:
+        if values["proves_document_id"].isdigit():
+            args["params"]["proves_document_id"] = int(values["proves_document_id"])
+        else:
+            errors["proves_document_id"] = "请选择所证明的文书"
+    if values["proposed_disposal"]:
+        args["params"]["proposed_disposal"] = values["proposed_disposal"]
+    return values, args, errors
+
+
+@router.post("/cases/{case_id}/documents")
+async def issue_document(request: Request, case_id: int, principal: Principal = FormUser,
+                         db: Engine = Depends(engine)) -> Response:
+    """Issue a numbered document (hggis.idle.documents refuses it naming the missing facts)."""
+    form = {k: str(v) for k, v in (await request.form()).items() if k != "csrf"}
+    values, args, errors = _read_document_form(form)
+    status = 422
+    if not errors:
+        service = (idle_documents.Service(args["served_on"], values["service_method"], values["served_to"] or None)
+                   if args.get("served_on") else None)
+        try:
+            with transaction(db, principal.actor, values["reason"]) as conn:
+                idle_documents.issue_document(conn, principal, case_id, values["kind"], values["reason"],
+                                              args.get("issued_on"), values["recipient"] or None, service,
+                                              **args["params"])
+            return see_other(f"/cases/{case_id}?done=document#documents-section")
+        except CaseNotFound:
+            raise PageNotFound(f"没有案件 #{case_id}") from None
+        except IllegalTransition as exc:
+            errors["_form"], status = str(exc), 409
+        except CaseError as exc:  # DocumentRefused included: the missing facts, in Chinese
+            errors["_form"], status = str(exc), 422
+    with db.connect() as conn:
+        return _case_page(request, conn, principal, case_id, status_code=status, doc_values=values,
+                          doc_errors=errors)
+
+
+@router.post("/cases/{case_id}/documents/{doc_id}/service")
+async def serve_document(request: Request, case_id: int, doc_id: int, principal: Principal = FormUser,
+                         db: Engine = Depends(engine)) -> Response:
+    form = {k: str(v).strip() for k, v in (await request.form()).items() if k != "csrf"}
+    message = None
+    try:
+        served_on = dt.date.fromisoformat(form.get("served_on", ""))
+        service = idle_documents.Service(served_on, form.get("service_method", ""), form.get("served_to") or None)
+        with transaction(db, principal.actor, "登记文书送达") as conn:
+            idle_documents.serve_document(conn, principal, case_id, doc_id, service, "登记文书送达")
+        return see_other(f"/cases/{case_id}?done=service#documents-section")
+    except ValueError as exc:  # CaseError included
+        message = str(exc) if isinstance(exc, CaseError) else "请填写送达日期（年-月-日）"
+    except CaseNotFound:
+        raise PageNotFound(f"没有案件 #{case_id} 的文书 #{doc_id}") from None
+    with db.connect() as conn:
+        return _case_page(request, conn, principal, case_id, status_code=422, doc_errors={"_form": message})
 
 
 @router.post("/cases/flags/{flag_id}/confirm")

@@ -347,6 +347,8 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "idle_extensions": ("id",),
     "idle_cases": ("id",),
     "idle_flags": ("id",),
+    "idle_document_offices": ("adcode",),
+    "idle_documents": ("id",),
     "dems": ("id",),
     "reserve_targets": ("id",),
     "reserve_settings": ("key",),

@@ -7,6 +7,7 @@ against the migrations through this registry.
 from hggis.db import models  # noqa: F401
 from hggis.db.models import Base
 from hggis.idle import tables as idle_tables  # noqa: F401
+from hggis.idle import document_tables as idle_document_tables  # noqa: F401
 from hggis.access import tables as access_tables  # noqa: F401
 from hggis.evaluation import tables as evaluation_tables  # noqa: F401
 from hggis.reserves import tables as reserves_tables  # noqa: F401

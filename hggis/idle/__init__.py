@@ -7,4 +7,7 @@ cases      the case state machine: notice → finding → listing → disposal �
 flags      park managers' flags, confirmed or dismissed by county officers
 deadlines  overdue investigations, thresholds ahead, cases waiting on the officer
 listing    the public listing of confirmed idle land (location, holder, idle since)
+documents  the legal documents: required facts per kind, office numbering, content; service periods
+parcel_map the 宗地图 (parcel, neighbours, corners in the office's GK zone) as data and drawing primitives
+render_*   DOCX (python-docx), PDF (reportlab, vector map), PNG map (Pillow); fonts.py the CJK font
 """

@@ -55,6 +55,21 @@ def due_within(start: dt.date, days: int) -> dt.date:
     return start + dt.timedelta(days=days)
 
 
+def add_working_days(start: dt.date, days: int) -> dt.date:
+    """Last day of "within ``days`` working days" after ``start``: Monday–Friday counted.
+
+    No holiday calendar is kept (see above), so a period spanning a public holiday ends
+    earlier here than in law: the officer checks holidays before acting on the date.
+    """
+    day = start
+    left = days
+    while left > 0:
+        day += ONE_DAY
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
 def is_overdue(start: dt.date, days: int, as_of: dt.date) -> bool:
     return as_of > due_within(start, days)
 

@@ -903,7 +903,8 @@ def case_history(conn: Connection, principal: Principal, case_id: int) -> list[d
     for r in rows:
         item = dict(r._mapping)
         item["action_label"] = ACTIONS[item["action"]].label if item["action"] in ACTIONS else {
-            "open": "立案（疑似闲置）", "record_cause": "登记政府原因或不可抗力"}.get(item["action"], item["action"])
+            "open": "立案（疑似闲置）", "record_cause": "登记政府原因或不可抗力",
+            "issue_document": "出具文书"}.get(item["action"], item["action"])
         out.append(item)
     return out
 

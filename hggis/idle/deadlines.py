@@ -28,6 +28,7 @@ from hggis import clock
 from hggis.access.policy import Principal, scope_clause
 from hggis.errors import Invalid
 from hggis.idle.cases import STATE_LABELS
+from hggis.idle.documents import KIND_LABELS as DOCUMENT_LABELS
 from hggis.idle.rules import rule_set_in_force
 from hggis.idle.scan import PARCEL_FACTS_CTES, SCAN_WORK_MEM, no_jit
 
@@ -39,6 +40,10 @@ KIND_LABELS: dict[str, str] = {
     "threshold_halted_2y": "中止开发建设即将满两年（可无偿收回，第十四条）",
     "case_waiting_officer": "待县级干部办理的案件",
     "flag_waiting_officer": "园区标记待核实",
+    "document_reply": "使用权人提交材料、陈述申辩期限（文书送达之日起计算）",
+    "document_hearing_request": "听证申请期限（《听证权利告知书》送达之日起计算，第十五条）",
+    "document_payment": "缴纳土地闲置费期限（决定书送达之日起计算，第十七条）",
+    "document_deregistration": "办理注销登记期限（决定书送达之日起计算，第十七条）",
 }
 NEXT_STEP = {
     "suspected": "发出《闲置土地调查通知书》",
@@ -133,11 +138,24 @@ def deadlines(
         FROM idle_flags f JOIN parcels p ON p.id = f.parcel_id
        WHERE f.status = 'open' AND {where}
       UNION ALL
+      -- periods that run from a document's service: shown while running, and once ended until the
+      -- officer issues the case's next document
+      SELECT 'document_' || d.due_kind, d.due_on, c.parcel_id, c.id, NULL,
+             '《' || CASE d.kind {" ".join(f"WHEN '{k}' THEN '{v}'" for k, v in DOCUMENT_LABELS.items())} END
+             || '》' || d.number || '，' || d.served_on || ' 送达'
+        FROM idle_documents d JOIN idle_cases c ON c.id = d.case_id JOIN parcels p ON p.id = c.parcel_id
+       WHERE d.due_on IS NOT NULL AND c.state NOT IN ('closed', 'reoffered') AND d.due_on >= CAST(:as_of AS date) - :look
+         AND (d.due_on >= :as_of OR NOT EXISTS (SELECT 1 FROM idle_documents l WHERE l.case_id = d.case_id AND l.id > d.id
+                                                 AND l.kind <> 'service_receipt'))
+         AND {where}
+      UNION ALL
       SELECT * FROM ({thresholds}) th
     )
     SELECT i.kind, i.due_on, i.due_on - CAST(:as_of AS date) AS days_left, p.code AS parcel_code,
            co.name AS county, k.name AS park, e.name AS holder, i.case_id, c.state AS case_state, i.flag_id,
-           CASE WHEN i.kind LIKE 'threshold%' THEN NULL ELSE 'officer' END AS waiting_on, i.detail
+           CASE WHEN i.kind LIKE 'threshold%' THEN NULL
+                WHEN i.kind LIKE 'document%' AND i.due_on >= :as_of THEN 'holder' ELSE 'officer' END AS waiting_on,
+           i.detail
       FROM items i JOIN parcels p ON p.id = i.parcel_id JOIN counties co ON co.adcode = p.adcode
       LEFT JOIN parks k ON k.id = p.park_id LEFT JOIN enterprises e ON e.id = p.holder_id
       LEFT JOIN idle_cases c ON c.id = i.case_id
@@ -150,7 +168,7 @@ def deadlines(
         item = dict(r._mapping)
         item["kind_label"] = KIND_LABELS[item["kind"]]
         item["case_state_label"] = STATE_LABELS.get(item["case_state"] or "")
-        item["waiting_on_label"] = {"officer": "县级干部"}.get(item["waiting_on"] or "")
+        item["waiting_on_label"] = {"officer": "县级干部", "holder": "使用权人"}.get(item["waiting_on"] or "")
         out.append(item)
     return out
 
