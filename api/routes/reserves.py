@@ -230,7 +230,8 @@ def post_layer(
         def act() -> dict[str, Any]:
             with transaction(db, principal.actor, reason) as conn:
                 return import_layer(conn, principal, path, name=name, kind=kind, role=role, adcode=adcode,
-                                    layer=layer, crs=crs, source_datum=source_datum, encoding=encoding).to_dict()
+                                    layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
+                                    file_name=Path(file.filename or path.name).name).to_dict()
 
         return _call(act)
 

@@ -445,7 +445,7 @@ def import_figures(
         with transaction(engine, principal.actor, reason) as conn:
             try:
                 cands, _unit, _src = candidates(conn, "figures")
-                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=SHEET_NAME)
+                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=SHEET_NAME, shown_as=name)
                 k = _find_header(raw, cands)
                 cols = _columns(raw[k][1], cands, report.notes)
             except (FiguresFileError, UnicodeDecodeError) as exc:

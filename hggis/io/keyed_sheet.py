@@ -176,10 +176,11 @@ def run_sheet_import(engine: Engine, principal: Principal, path: str | Path, spe
     try:
         with transaction(engine, principal.actor, reason) as conn:
             try:
-                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=spec.title)
+                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=spec.title, shown_as=name)
                 k, cols = locate_columns(raw, spec.headers, spec.required)
             except (SheetFileError, UnicodeDecodeError) as exc:
-                report.error = f"{name}: " + getattr(exc, "message", str(exc))
+                message = getattr(exc, "message", str(exc))
+                report.error = message if message.startswith(name) else f"{name}: {message}"
                 report.hint = getattr(exc, "hint", None)
                 raise Refused from None
             report.columns = [{"header": c.header, "field": f, "column": col_letter(c.index)} for f, c in cols.items()]

@@ -930,7 +930,7 @@ def import_parcels(
 
     try:
         gdf, read_report = read_layer_with_report(
-            p, layer=opts.layer, crs=opts.crs, source_datum=opts.source_datum, encoding=opts.encoding
+            p, layer=opts.layer, crs=opts.crs, source_datum=opts.source_datum, encoding=opts.encoding, shown_as=name
         )
     except SpatialReadError as exc:
         if isinstance(exc, CrsRefused):
