@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -49,6 +53,7 @@ from hggis import __version__
 from hggis.access.failures import FailureLimiter
 from hggis.access.policy import Forbidden
 from hggis.config import get_settings
+from hggis.io import uploads
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -64,6 +69,20 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+log = logging.getLogger(__name__)
+
+
+def _start_up(engine: Engine) -> None:
+    """Clear what a crashed predecessor left: its upload directories.
+
+    Never fatal: a service that cannot sweep still serves, and says why in its log.
+    """
+    try:
+        uploads.sweep()
+    except OSError as exc:
+        log.warning("could not sweep stale uploads: %s", exc)
+
+
 def create_app(engine: Engine | None = None, max_concurrent: int | None = None) -> FastAPI:
     """Build the app; ``engine`` defaults to the configured database (embedded or DATABASE_URL)."""
     if engine is None:
@@ -73,6 +92,11 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
     settings = get_settings()
     slots = max_concurrent or settings.admission_slots()
 
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_start_up, engine)
+        yield
+
     app = FastAPI(
         title="黄冈市工业用地与园区信息系统 hggis",
         version=__version__,
@@ -81,6 +105,7 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
         docs_url=None,  # served by api.assets from a packaged Swagger UI (offline)
         redoc_url=None,
         dependencies=[Depends(csrf_guard)],  # every cookie-authenticated write, before its route runs
+        lifespan=_lifespan,
     )
     app.state.engine = engine
     app.state.auth_limiter = FailureLimiter.from_settings()

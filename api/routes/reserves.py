@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from api.deps import Caller, Public, SignedIn, connection, engine
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
+from hggis.io import uploads
 from hggis.reserves.common import InvalidRequest, NotFound
 from hggis.reserves.constraints import (
     LayerReadError,
@@ -220,8 +220,8 @@ def post_layer(
     db: Engine = Depends(engine),
 ) -> dict[str, Any]:
     suffix = Path(file.filename or "upload").suffix.lower()
-    with tempfile.TemporaryDirectory(prefix="hggis-layer-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+    with uploads.work_dir() as tmp:
+        path = tmp / f"upload{suffix}"
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out)
         if path.stat().st_size > MAX_UPLOAD_BYTES:
