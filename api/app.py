@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.admission import BUSY_DETAIL, AdmissionLimit
@@ -54,6 +54,7 @@ from hggis.access.failures import FailureLimiter
 from hggis.access.policy import Forbidden
 from hggis.config import get_settings
 from hggis.io import uploads
+from hggis.io.importlog import mark_interrupted
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -73,14 +74,22 @@ log = logging.getLogger(__name__)
 
 
 def _start_up(engine: Engine) -> None:
-    """Clear what a crashed predecessor left: its upload directories.
+    """Clear what a crashed predecessor left: its upload directories, its unfinished import runs.
 
-    Never fatal: a service that cannot sweep still serves, and says why in its log.
+    Never fatal: a service that cannot sweep (disk, database not up yet) still serves, and
+    says why in its log; the import log shows a dead run as interrupted anyway.
     """
     try:
         uploads.sweep()
     except OSError as exc:
         log.warning("could not sweep stale uploads: %s", exc)
+    try:
+        interrupted = mark_interrupted(engine)
+    except SQLAlchemyError as exc:
+        log.warning("could not mark interrupted imports: %s", exc)
+    else:
+        if interrupted:
+            log.warning("imports interrupted by a process that died: %s", ", ".join(f"#{i}" for i in interrupted))
 
 
 def create_app(engine: Engine | None = None, max_concurrent: int | None = None) -> FastAPI:
