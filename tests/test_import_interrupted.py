@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -107,3 +108,27 @@ def test_a_killed_import_is_logged_interrupted_and_left_no_parcels(clean_db, tmp
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     listed = subprocess.run([HGGIS, "import", "log"], env=env, capture_output=True, text=True).stdout
     assert re.search(rf"#{run_id}\s.*interrupted", listed) and re.search(r"dry_run", listed), listed
+
+
+def test_an_import_that_fails_unexpectedly_is_marked_interrupted_and_releases_its_lock(clean_db, tmp_path,
+                                                                                        monkeypatch) -> None:
+    from hggis.io import parcels_import
+    from hggis.io.parcels_import import import_parcels
+    from tests.io_builders import CITY_ADMIN
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(parcels_import, "_write", broken)
+    shp = survey_grid(tmp_path / "s" / "small.shp", 3)
+    with pytest.raises(RuntimeError):
+        import_parcels(clean_db, CITY_ADMIN, shp)
+    assert _scalar(clean_db, "SELECT status || ' ' || (finished_at IS NOT NULL) FROM imports") == "interrupted true"
+    assert _scalar(clean_db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :k",
+                   k=RUN_LOCK_CLASS) == 0
+    assert _scalar(clean_db, "SELECT count(*) FROM parcels") == 0
+    monkeypatch.undo()
+    report = import_parcels(clean_db, CITY_ADMIN, shp)
+    assert report.status == "applied" and report.inserted == 3
+    with clean_db.connect() as conn:
+        assert [r["status"] for r in list_imports(conn, operator())] == ["applied", "interrupted"]

@@ -172,3 +172,14 @@ def test_the_command_line_names_the_missing_part_of_a_folder(clean_db, tmp_path,
         get_settings.cache_clear()
     assert result.exit_code != 0
     assert "缺少 survey.dbf（属性表）" in result.output, result.output
+
+
+def test_a_refused_constraint_layer_upload_names_the_users_file(client, clean_db, tmp_path) -> None:
+    admin = make_user(clean_db, "hyg-layer", "city_admin")
+    form = {"name": "生态红线", "kind": "生态保护红线", "reason": "上传"}
+    r = client.post("/api/constraint-layers", data=form, headers=admin.headers,
+                    files={"file": (ORIGINAL, _zip(_shapefile(tmp_path), (".dbf",)), "application/zip")})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["msg"].startswith(f"{ORIGINAL}：Shapefile 缺少 survey.dbf（属性表）")
+    _no_server_path(r.text)
+    assert "upload.zip" not in r.text

@@ -92,10 +92,19 @@ def running_import(engine: Engine, principal: Principal, *, kind: str, file_name
             _interrupt(engine, run_id)
             raise
         finally:
-            holder.execute(select(func.pg_advisory_unlock(RUN_LOCK_CLASS, run_id)))
-            holder.commit()
+            _unlock(holder, run_id)
     finally:
         holder.close()
+
+
+def _unlock(holder: Connection, run_id: int) -> None:
+    """Release the run's lock before the connection goes back to the pool (a session lock would stay)."""
+    try:
+        holder.execute(select(func.pg_advisory_unlock(RUN_LOCK_CLASS, run_id)))
+        holder.commit()
+    except SQLAlchemyError as exc:  # the connection is gone, and its lock with it
+        holder.invalidate()
+        log.warning("could not release the lock of import #%s: %s", run_id, exc)
 
 
 def _interrupt(engine: Engine, run_id: int) -> None:
