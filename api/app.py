@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from api import errors as api_errors
 from api.admission import AdmissionLimit
@@ -45,8 +50,32 @@ from api.security import csrf_guard
 from hggis import __version__
 from hggis.access.failures import FailureLimiter
 from hggis.config import get_settings
+from hggis.io import uploads
+from hggis.io.importlog import mark_interrupted
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+log = logging.getLogger(__name__)
+
+
+def _start_up(engine: Engine) -> None:
+    """Clear what a crashed predecessor left: its upload directories, its unfinished import runs.
+
+    Never fatal: a service that cannot sweep (disk, database not up yet) still serves, and
+    says why in its log; the import log shows a dead run as interrupted anyway.
+    """
+    try:
+        uploads.sweep()
+    except OSError as exc:
+        log.warning("could not sweep stale uploads: %s", exc)
+    try:
+        interrupted = mark_interrupted(engine)
+    except SQLAlchemyError as exc:
+        log.warning("could not mark interrupted imports: %s", exc)
+    else:
+        if interrupted:
+            log.warning("imports interrupted by a process that died: %s", ", ".join(f"#{i}" for i in interrupted))
 
 
 def create_app(engine: Engine | None = None, max_concurrent: int | None = None) -> FastAPI:
@@ -58,6 +87,11 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
     settings = get_settings()
     slots = max_concurrent or settings.admission_slots()
 
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_start_up, engine)
+        yield
+
     app = FastAPI(
         title="黄冈市工业用地与园区信息系统 hggis",
         version=__version__,
@@ -66,6 +100,7 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
         docs_url=None,  # served by api.assets from a packaged Swagger UI (offline)
         redoc_url=None,
         dependencies=[Depends(csrf_guard)],  # every cookie-authenticated write, before its route runs
+        lifespan=_lifespan,
     )
     app.state.engine = engine
     app.state.auth_limiter = FailureLimiter.from_settings()

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     hggis_upload_max_mb: float = Field(
         default=200, description="Largest file accepted by the web upload of imports (MB); larger uploads get 413."
     )
+    hggis_upload_stale_hours: float = Field(
+        default=6,
+        gt=0,
+        description="An upload's work directory (under HGGIS_VAR_DIR/uploads) older than this is removed at "
+        "start-up and before each upload even if its process still runs; a dead process's at once.",
+    )
     hggis_db_pool_size: int = Field(
         default=10, description="Database connections each web worker keeps open (SQLAlchemy pool size)."
     )

@@ -107,3 +107,17 @@ def spiked(lon: float, lat: float, side_m: float = 80.0) -> Polygon:
     x0, y0, x1, y1 = sq.bounds
     ex, ey = (x1 - x0) * 0.01, (y1 - y0) * 0.01
     return Polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1 - ey), (x0 + ex, y1)])
+
+
+MACHENG_OPEN_COUNTRY = (114.93, 31.05)  # 麻城市 421181, zone 38: room for a large grid of lots
+
+
+def survey_grid(path: Path, n: int, origin: tuple[float, float] = MACHENG_OPEN_COUNTRY, adcode: str = "421181") -> Path:
+    """A large valid survey: n 40 m squares on a 45 m grid in EPSG:4547, GBK attributes (宗地代码, 地类)."""
+    x0, y0 = transformer(4490, 4547).transform(*origin)
+    cols = int(math.ceil(math.sqrt(n)))
+    i = np.arange(n)
+    xs, ys = x0 + (i % cols) * 45.0, y0 + (i // cols) * 45.0
+    geoms = shapely.box(xs, ys, xs + 40.0, ys + 40.0)
+    codes = [f"{adcode}{j // 100000 + 1:03d}{j // 10000 % 10 + 1:03d}GB{j % 100000:05d}" for j in range(n)]
+    return write_shapefile(path, list(geoms), {"宗地代码": codes, "地类": ["0601"] * n}, 4547, encoding="GBK")

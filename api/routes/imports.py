@@ -25,6 +25,7 @@ from api.deps import Caller, Public, SignedIn, connection, engine
 from hggis.access.policy import Principal
 from hggis.config import get_settings
 from hggis.inputs import RowId
+from hggis.io import uploads
 from hggis.io.export import EXPORT_KINDS, FORMATS, ExportError, export_features, export_layer
 from hggis.io.figures_import import FiguresImportOptions, import_figures
 from hggis.io.facts_import import import_facts
@@ -65,14 +66,14 @@ def _safe_name(filename: str | None, allowed: tuple[str, ...]) -> str:
 
 
 async def _save_upload(request: Request, upload: UploadFile, allowed: tuple[str, ...]) -> tuple[Path, str]:
-    """Copy the upload to a private temp dir, refusing it (413) beyond the size limit."""
+    """Copy the upload to a private directory of the service (hggis.io.uploads), refusing it (413) beyond the size limit."""
     limit = upload_limit(request)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
         raise HTTPException(413, detail=f"upload larger than the limit of {limit // (1024 * 1024)} MB")
     original = upload.filename or "upload"
     name = _safe_name(original, allowed)
-    tmp = Path(tempfile.mkdtemp(prefix="hggis-upload-"))
+    tmp = uploads.new_work_dir()
     target = tmp / name
     size = 0
     try:
@@ -83,7 +84,7 @@ async def _save_upload(request: Request, upload: UploadFile, allowed: tuple[str,
                     raise HTTPException(413, detail=f"upload larger than the limit of {limit // (1024 * 1024)} MB")
                 out.write(chunk)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        uploads.remove(tmp)
         raise
     return target, Path(original).name
 
@@ -122,7 +123,7 @@ async def upload_parcels(
         except ValueError as exc:
             raise HTTPException(422, detail=[{"loc": ["body"], "msg": str(exc)}]) from None
     finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
+        uploads.remove(path.parent)
     return _report_response(report)
 
 
@@ -143,7 +144,7 @@ async def upload_figures(
         opts = FiguresImportOptions(skip_bad=skip_bad, dry_run=dry_run, sheet=sheet, file_name=original)
         report = await run_in_threadpool(import_figures, db, principal, path, opts)
     finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
+        uploads.remove(path.parent)
     return _report_response(report)
 
 
@@ -155,7 +156,7 @@ async def _sheet_upload(request: Request, file: UploadFile, run: Any, principal:
         opts.file_name = original
         report = await run_in_threadpool(run, db, principal, path, opts)
     finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
+        uploads.remove(path.parent)
     return _report_response(report)
 
 

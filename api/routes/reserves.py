@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.inputs import INT4_MAX, MAX_OFFSET, RowId
+from hggis.io import uploads
 from hggis.reserves.common import InvalidRequest, NotFound
 from hggis.reserves.constraints import (
     LayerReadError,
@@ -222,8 +222,8 @@ def post_layer(
     db: Engine = Depends(engine),
 ) -> dict[str, Any]:
     suffix = Path(file.filename or "upload").suffix.lower()
-    with tempfile.TemporaryDirectory(prefix="hggis-layer-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+    with uploads.work_dir() as tmp:
+        path = tmp / f"upload{suffix}"
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out)
         if path.stat().st_size > MAX_UPLOAD_BYTES:
@@ -232,7 +232,8 @@ def post_layer(
         def act() -> dict[str, Any]:
             with transaction(db, principal.actor, reason) as conn:
                 return import_layer(conn, principal, path, name=name, kind=kind, role=role, adcode=adcode,
-                                    layer=layer, crs=crs, source_datum=source_datum, encoding=encoding).to_dict()
+                                    layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
+                                    file_name=Path(file.filename or path.name).name).to_dict()
 
         return _call(act)
 

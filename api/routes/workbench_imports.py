@@ -46,7 +46,8 @@ CRS_CHOICES = [("", "自动识别（按 .prj 和坐标范围）"), ("4490", "CGC
                ("4526", "CGCS2000 3° 高斯-克吕格 38 带（带号）EPSG:4526"),
                ("4527", "CGCS2000 3° 高斯-克吕格 39 带（带号）EPSG:4527")]
 DATUM_CHOICES = [("", "CGCS2000 / WGS84（默认）"), ("gcj02", "GCJ-02（高德、腾讯地图坐标，将转换）")]
-STATUS_TEXT = {"applied": "已导入", "dry_run": "试运行：未写入任何数据", "refused": "已拒绝：未写入任何数据"}
+STATUS_TEXT = {"applied": "已导入", "dry_run": "试运行：未写入任何数据", "refused": "已拒绝：未写入任何数据",
+               "running": "正在导入", "interrupted": "中断：导入进程在途中终止，未写入任何数据"}
 CRS_SOURCE_TEXT = {"file": "按文件声明", "--crs": "按指定", "corrected": "按坐标数值更正了文件声明", "implied": "按文件格式默认"}
 FIELD_NAMES = {kind: {field: names[0] for field, names in columns.items()} for kind, columns in DEFAULTS.items()}
 ENCODING_CHOICES = [("", "自动识别"), ("utf-8", "UTF-8"), ("gbk", "GBK"), ("gb18030", "GB18030")]

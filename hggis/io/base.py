@@ -8,8 +8,9 @@ noticed on the way. Reading, CRS detection and validation are common
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from hggis.errors import Invalid
@@ -122,3 +123,32 @@ def as_path(path: Any) -> Path:
     if not p.exists():
         raise SpatialReadError(f"{p}：文件或文件夹不存在")
     return p
+
+
+def hide_path(text: str | None, real: PurePath, shown: str) -> str | None:
+    """``text`` with every spelling of the server-side ``real`` path replaced by ``shown``.
+
+    An upload is read from a private directory of the server under a sanitised name; GDAL,
+    openpyxl and our own messages name that file. Reports and the import log are read by
+    the people who uploaded it: they must see the name they know the file by (and the member
+    of a zip), never where the server keeps it.
+    """
+    if not text:
+        return text
+    spellings = {f"/vsizip/{real}", f"/vsizip//{str(real).lstrip('/')}", str(real)}
+    if isinstance(real, Path):
+        resolved = real.resolve()
+        spellings |= {f"/vsizip/{resolved}", str(resolved)}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling, shown)
+    # The sanitised stored name itself, when it differs from the user's, as a whole word.
+    if real.name != shown:
+        text = re.sub(rf"(?<![\w\-\u4e00-\u9fff]){re.escape(real.name)}(?![\w\-\u4e00-\u9fff])", shown, text)
+    return text
+
+
+def hide_path_in(exc: Any, real: PurePath, shown: str) -> None:
+    """Rewrite the message and hint of a read error in place (see :func:`hide_path`)."""
+    exc.message = hide_path(exc.message, real, shown)
+    exc.hint = hide_path(getattr(exc, "hint", None), real, shown)
+    exc.args = (exc.message,)

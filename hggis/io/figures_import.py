@@ -34,7 +34,7 @@ from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
 from hggis.io.sheets import SheetFileError, col_letter as _col_letter, read_sheet
 from hggis.io.fieldmap import UNIT_FACTORS, candidates, resolve_columns, split_header
-from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right
+from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right, running_import
 
 SHEET_NAME = "企业年度数据"
 FIRST_YEAR = 1990
@@ -439,13 +439,23 @@ def import_figures(
     name = opts.file_name or p.name
     checksum, size = file_checksum(p)
     report = FiguresImportReport(name, checksum, size, opts.dry_run, opts.skip_bad, principal.actor)
+    with running_import(engine, principal, kind="figures", file_name=name, checksum=checksum, size_bytes=size,
+                        dry_run=opts.dry_run) as run_id:
+        report.import_id = run_id
+        return _import_figures(engine, principal, p, opts, report)
+
+
+def _import_figures(engine: Engine, principal: Principal, p: Path, opts: FiguresImportOptions,
+                    report: FiguresImportReport) -> FiguresImportReport:
+    """The run itself, its row already logged as running (``report.import_id``)."""
+    name = report.file_name
     reason = import_reason(name)
     applied = False
     try:
         with transaction(engine, principal.actor, reason) as conn:
             try:
                 cands, _unit, _src = candidates(conn, "figures")
-                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=SHEET_NAME)
+                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=SHEET_NAME, shown_as=name)
                 k = _find_header(raw, cands)
                 cols = _columns(raw[k][1], cands, report.notes)
             except (FiguresFileError, UnicodeDecodeError) as exc:
@@ -517,4 +527,5 @@ def _log(conn: Connection, principal: Principal, report: FiguresImportReport) ->
         },
         adcodes=report.adcodes,
         report=report.to_dict(),
+        import_id=report.import_id,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
-from hggis.io.importlog import file_checksum, record_import, require_import_right
+from hggis.io.importlog import file_checksum, record_import, require_import_right, running_import
 from hggis.io.sheets import Rows, SheetFileError, col_letter, read_sheet
 
 #: header words before any unit in brackets: "份额（%）" → ("份额", "%")
@@ -172,14 +172,25 @@ def run_sheet_import(engine: Engine, principal: Principal, path: str | Path, spe
     name = opts.file_name or p.name
     checksum, size = file_checksum(p)
     report = SheetImportReport(spec.kind, name, checksum, size, opts.dry_run, principal.actor)
+    with running_import(engine, principal, kind=spec.kind, file_name=name, checksum=checksum, size_bytes=size,
+                        dry_run=opts.dry_run) as run_id:
+        report.import_id = run_id
+        return _run_sheet(engine, principal, p, spec, opts, apply, report)
+
+
+def _run_sheet(engine: Engine, principal: Principal, p: Path, spec: SheetSpec, opts: SheetImportOptions,
+               apply: Apply, report: SheetImportReport) -> SheetImportReport:
+    """The run itself, its row already logged as running (``report.import_id``)."""
+    name = report.file_name
     reason = f"导入{spec.title}表 {name}"
     try:
         with transaction(engine, principal.actor, reason) as conn:
             try:
-                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=spec.title)
+                report.sheet, raw = read_sheet(p, opts.sheet, opts.encoding, default_sheet=spec.title, shown_as=name)
                 k, cols = locate_columns(raw, spec.headers, spec.required)
             except (SheetFileError, UnicodeDecodeError) as exc:
-                report.error = f"{name}: " + getattr(exc, "message", str(exc))
+                message = getattr(exc, "message", str(exc))
+                report.error = message if message.startswith(name) else f"{name}: {message}"
                 report.hint = getattr(exc, "hint", None)
                 raise Refused from None
             report.columns = [{"header": c.header, "field": f, "column": col_letter(c.index)} for f, c in cols.items()]
@@ -209,5 +220,5 @@ def _log(conn: Connection, principal: Principal, report: SheetImportReport) -> i
         size_bytes=report.size_bytes, dry_run=report.dry_run, status=report.status,
         counts={"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged,
                 "refused": len(report.bad_row_numbers)},
-        adcodes=report.adcodes, report=report.to_dict(),
+        adcodes=report.adcodes, report=report.to_dict(), import_id=report.import_id,
     )

@@ -71,7 +71,7 @@ from hggis.io.fieldmap import (
     resolve_columns,
     save_mapping,
 )
-from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right
+from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right, running_import
 from hggis.io.parcel_occupants import OCCUPANT_HEADERS, parse_occupants, write_occupants
 from hggis.io.spatial import CrsRefused, read_layer_with_report
 from hggis.parcel_integrity import check_candidates
@@ -920,6 +920,16 @@ def import_parcels(
     name = opts.file_name or p.name
     checksum, size = file_checksum(p)
     report = ParcelImportReport(name, checksum, size, opts.dry_run, principal.actor)
+    with running_import(engine, principal, kind="parcels", file_name=name, checksum=checksum, size_bytes=size,
+                        dry_run=opts.dry_run) as run_id:
+        report.import_id = run_id
+        return _import_parcels(engine, principal, p, opts, report, progress)
+
+
+def _import_parcels(engine: Engine, principal: Principal, p: Path, opts: ParcelImportOptions,
+                    report: ParcelImportReport, progress: Progress | None) -> ParcelImportReport:
+    """The run itself, its row already logged as running (``report.import_id``)."""
+    name = report.file_name
     clock = time.perf_counter()
 
     def lap(stage: str) -> None:
@@ -930,7 +940,7 @@ def import_parcels(
 
     try:
         gdf, read_report = read_layer_with_report(
-            p, layer=opts.layer, crs=opts.crs, source_datum=opts.source_datum, encoding=opts.encoding
+            p, layer=opts.layer, crs=opts.crs, source_datum=opts.source_datum, encoding=opts.encoding, shown_as=name
         )
     except SpatialReadError as exc:
         if isinstance(exc, CrsRefused):
@@ -1049,6 +1059,7 @@ def _log(conn: Connection, principal: Principal, report: ParcelImportReport) -> 
         },
         adcodes=report.adcodes,
         report=body,
+        import_id=report.import_id,
     )
 
 

@@ -12,6 +12,8 @@ STATUS_TEXT = {
     "applied": "已写入",
     "dry_run": "试运行（--dry-run），未写入任何数据",
     "refused": "已拒绝，未写入任何数据",
+    "running": "正在导入",
+    "interrupted": "中断：导入进程在途中终止，未写入任何数据",
 }
 KIND_TEXT = {
     "geometry": "图形",

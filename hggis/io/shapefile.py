@@ -10,12 +10,32 @@ from __future__ import annotations
 
 import struct
 import zipfile
+from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 
 from hggis.io.base import Source, SpatialReadError, normalise_encoding, sniff_text_encoding
 
 SNIFF_BYTES = 2_000_000
 FIELDS_FILE = "fields.csv"  # the short-name mapping hggis.io.export puts beside a Shapefile
+# The parts without which GDAL cannot read a Shapefile as it was meant (.prj is judged with the CRS).
+REQUIRED_PARTS = {".shx": "索引文件", ".dbf": "属性表"}
+_PARTS = (".shp", ".shx", ".dbf")
+
+
+def _require_parts(where: str, shp: str, present: set[str]) -> None:
+    """Refuse a Shapefile missing its .shx or .dbf, naming the missing file.
+
+    Without the .dbf GDAL reads the shapes with no attributes at all, and the import would
+    then complain of a missing parcel code column; without the .shx it fails with a GDAL
+    message. Both hide the real fault: a part left out of the zip or folder.
+    """
+    stem = shp[: -len(PurePosixPath(shp).suffix)]
+    missing = [f"{stem}{ext}（{what}）" for ext, what in REQUIRED_PARTS.items() if ext not in present]
+    if missing:
+        raise SpatialReadError(
+            f"{where}：Shapefile 缺少 {'、'.join(missing)}",
+            "请将同名的 .shp、.shx、.dbf、.prj（及 .cpg）文件放在一起（打包为一个 .zip）后重新导入",
+        )
 
 
 def _field_names(data: bytes | None) -> dict[str, str]:
@@ -57,8 +77,8 @@ class ShapefileHandler:
         if suffix == ".shp":
             return True
         if suffix == ".zip" and zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                return any(n.lower().endswith(".shp") for n in zf.namelist())
+            with zipfile.ZipFile(path) as zf:  # any part: a zip missing its .shp is refused by name
+                return any(n.lower().endswith(_PARTS) for n in zf.namelist())
         return False
 
     # --- locating the .shp and its sidecars -------------------------------------------
@@ -66,7 +86,8 @@ class ShapefileHandler:
     @staticmethod
     def _pick(shps: list[str], layer: str | None, where: str) -> str:
         if not shps:
-            raise SpatialReadError(f"{where}：其中没有 .shp 文件")
+            raise SpatialReadError(f"{where}：其中没有 .shp 文件（图形）",
+                                   "请将同名的 .shp、.shx、.dbf、.prj（及 .cpg）文件一起打包后重新导入")
         if layer is not None:
             chosen = [s for s in shps if PurePosixPath(s).stem == layer]
             if not chosen:
@@ -90,6 +111,8 @@ class ShapefileHandler:
             layers = tuple(Path(s).stem for s in shps)
         else:
             shp, layers = path, (path.stem,)
+        _require_parts(str(shp.parent) if path.is_dir() else shp.name, shp.name,
+                       {p.suffix.lower() for p in shp.parent.glob(glob_escape(shp.stem) + ".*")})
 
         def sidecar(ext: str) -> bytes | None:
             for cand in (shp.with_suffix(ext), shp.with_suffix(ext.upper())):
@@ -112,6 +135,7 @@ class ShapefileHandler:
             shp = self._pick(shps, layer, path.name)
             stem = shp[: -len(".shp")]
             lower = {n.lower(): n for n in names}
+            _require_parts(path.name, shp, {ext for ext in _PARTS if (stem + ext).lower() in lower})
 
             def sidecar(ext: str) -> bytes | None:
                 name = lower.get((stem + ext).lower())

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hggis.errors import Invalid
-from hggis.io.base import sniff_text_encoding
+from hggis.io.base import hide_path_in, sniff_text_encoding
 
 Rows = list[tuple[int, list[Any]]]
 
@@ -68,8 +68,23 @@ def read_csv(path: Path, encoding: str | None) -> tuple[str, Rows]:
 
 
 def read_sheet(path: Path, sheet: str | None = None, encoding: str | None = None,
-               default_sheet: str | None = None) -> tuple[str, Rows]:
-    """(sheet name, numbered rows) of an XLSX or CSV file."""
+               default_sheet: str | None = None, shown_as: str | None = None) -> tuple[str, Rows]:
+    """(sheet name, numbered rows) of an XLSX or CSV file.
+
+    ``shown_as`` is the name people know the file by (an upload's original name): errors and
+    a CSV's sheet name use it rather than the server's copy.
+    """
+    if shown_as is None:
+        return _read_sheet(path, sheet, encoding, default_sheet)
+    try:
+        title, rows = _read_sheet(path, sheet, encoding, default_sheet)
+    except SheetFileError as exc:
+        hide_path_in(exc, path, shown_as)
+        raise
+    return (Path(shown_as).stem if title == path.stem and path.suffix.lower() in (".csv", ".txt") else title), rows
+
+
+def _read_sheet(path: Path, sheet: str | None, encoding: str | None, default_sheet: str | None) -> tuple[str, Rows]:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return read_xlsx(path, sheet, default_sheet)

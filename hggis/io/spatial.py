@@ -29,7 +29,7 @@ import shapely
 from pyproj import CRS
 
 from hggis.geo import CGCS2000_EPSG, gcj02_to_wgs84_arrays
-from hggis.io.base import FormatHandler, Source, SpatialReadError, as_path
+from hggis.io.base import FormatHandler, Source, SpatialReadError, as_path, hide_path, hide_path_in
 from hggis.io.crs import CrsDecision, CrsRefused, decide_crs
 from hggis.io.csvwkt import CsvWktHandler
 from hggis.io.geojson import GeoJSONHandler
@@ -168,13 +168,30 @@ def read_layer_with_report(
     crs: Any = None,
     source_datum: str | None = None,
     encoding: str | None = None,
+    shown_as: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, ReadReport]:
     """Read a layer into EPSG:4490 and say what was detected; raises SpatialReadError/CrsRefused.
 
     ``crs`` overrides the file's CRS (``--crs``); ``source_datum="gcj02"`` states that the
     lon/lat were taken from AMap/Tencent (GCJ-02), which no file can reveal by itself.
+    ``shown_as`` is the name people know the file by (an upload's original name): messages
+    and the report use it instead of the path the server read.
     """
     p = as_path(path)
+    if shown_as is None:  # the command line: the user's own path may be shown
+        return _read(p, layer, crs, source_datum, encoding)
+    try:
+        gdf, report = _read(p, layer, crs, source_datum, encoding)
+    except SpatialReadError as exc:
+        hide_path_in(exc, p, shown_as)
+        raise
+    report.path = shown_as
+    report.notes = [hide_path(n, p, shown_as) or n for n in report.notes]
+    return gdf, report
+
+
+def _read(p: Path, layer: str | None, crs: Any, source_datum: str | None,
+          encoding: str | None) -> tuple[gpd.GeoDataFrame, ReadReport]:
     datum = (source_datum or "cgcs2000").strip().lower().replace("-", "")
     if datum not in SOURCE_DATUMS:
         raise SpatialReadError(f"无法识别的源坐标基准 {source_datum!r}", "可选：" + "、".join(SOURCE_DATUMS))
@@ -235,11 +252,13 @@ def read_layer(
     crs: Any = None,
     source_datum: str | None = None,
     encoding: str | None = None,
+    shown_as: str | None = None,
 ) -> gpd.GeoDataFrame:
     """A layer as a GeoDataFrame in EPSG:4490; ``gdf.attrs["read_report"]`` is the ReadReport.
 
     Shapefile (.shp, folder or .zip), GeoPackage (``layer``), GeoJSON, CSV with WKT.
     Raises :class:`SpatialReadError` (or its subclass :class:`CrsRefused`) with a hint.
     """
-    gdf, _report = read_layer_with_report(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding)
+    gdf, _report = read_layer_with_report(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
+                                          shown_as=shown_as)
     return gdf

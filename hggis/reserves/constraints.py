@@ -70,14 +70,18 @@ def read_constraint_file(
     crs: Any = None,
     source_datum: str | None = None,
     encoding: str | None = None,
+    shown_as: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, str | None, list[str]]:
-    """(features in EPSG:4490, the CRS they came in, notes) from any supported file."""
+    """(features in EPSG:4490, the CRS they came in, notes) from any supported file.
+
+    ``shown_as``: the name people know the file by (an upload's), used in messages instead of the server's path.
+    """
     try:
         from hggis.io.spatial import read_layer
     except ImportError:  # pragma: no cover - the common reader is part of hggis today
         return _fallback_read(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding)
     try:
-        gdf = read_layer(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding)
+        gdf = read_layer(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding, shown_as=shown_as)
     except ValueError as exc:  # SpatialReadError / CrsRefused carry their own hint
         raise LayerReadError(str(exc)) from None
     report = gdf.attrs.get("read_report")
@@ -254,14 +258,19 @@ def import_layer(
     source_datum: str | None = None,
     encoding: str | None = None,
     note: str | None = None,
+    file_name: str | None = None,
 ) -> ImportResult:
-    """Read a file (any supported format/CRS) and store it as a layer version."""
+    """Read a file (any supported format/CRS) and store it as a layer version.
+
+    ``file_name`` is the name people know the file by (an upload's original name).
+    """
     role = _check_kind_role(kind, role)
     authorize(principal, "constraint_layers", "write", adcode=adcode)
-    gdf, src_crs, notes = read_constraint_file(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding)
+    gdf, src_crs, notes = read_constraint_file(path, layer=layer, crs=crs, source_datum=source_datum, encoding=encoding,
+                                               shown_as=file_name)
     return import_layer_frame(
         conn, principal, gdf, name=name, kind=kind, role=role, adcode=adcode,
-        source_name=Path(path).name, source_crs=src_crs, note=note, notes=notes,
+        source_name=file_name or Path(path).name, source_crs=src_crs, note=note, notes=notes,
     )
 
 

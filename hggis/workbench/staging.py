@@ -1,10 +1,11 @@
 """Uploaded files kept between the dry run and the confirmation of a web import.
 
 The web import is two steps: the officer uploads a file and reads the dry-run report, then
-confirms. The file is kept here in between (under ``HGGIS_VAR_DIR/uploads``, private to the
-server), named by a random token and tied to the user who uploaded it; the confirmation
+confirms. The file is kept here in between (under ``HGGIS_VAR_DIR/uploads``, the service's
+upload directory of ``hggis.io.uploads``), named by a random token and tied to the user who uploaded it; the confirmation
 re-reads exactly these bytes (the checksum is compared with the dry run's) and the file is
-removed afterwards. Stale uploads are swept after ``KEEP_HOURS``.
+removed afterwards. Stale uploads are swept after ``KEEP_HOURS`` (one whose receiving was cut
+short, without its meta.json, after ``HGGIS_UPLOAD_STALE_HOURS``), at start-up and before each upload.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from hggis.config import get_settings
 from hggis.errors import NotFound
+from hggis.io import uploads
 
 KEEP_HOURS = 24
 _TOKEN_RX = re.compile(r"^[0-9a-f]{32}$")
@@ -49,9 +51,7 @@ class Staged:
 
 
 def staging_root() -> Path:
-    root = Path(get_settings().hggis_var_dir) / "uploads"
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return root
+    return uploads.uploads_root()
 
 
 def _checksum(path: Path) -> tuple[str, int]:
@@ -66,7 +66,7 @@ def _checksum(path: Path) -> tuple[str, int]:
 
 def new_slot() -> tuple[str, Path]:
     """A fresh private directory for an upload being received: (token, directory)."""
-    sweep()
+    uploads.sweep()
     token = secrets.token_hex(16)
     directory = staging_root() / token
     directory.mkdir(mode=0o700)
@@ -117,11 +117,20 @@ def discard(token: str) -> None:
 
 
 def sweep() -> int:
-    """Remove uploads older than KEEP_HOURS; returns how many."""
-    limit = dt.datetime.now().timestamp() - KEEP_HOURS * 3600
+    """Remove staged uploads past KEEP_HOURS, and half-received ones past the stale limit; returns how many."""
+    now = dt.datetime.now().timestamp()
+    kept_until = now - KEEP_HOURS * 3600
+    received_until = now - get_settings().hggis_upload_stale_hours * 3600
     removed = 0
     for directory in staging_root().iterdir():
-        if directory.is_dir() and _TOKEN_RX.match(directory.name) and directory.stat().st_mtime < limit:
+        if not (directory.is_dir() and _TOKEN_RX.match(directory.name)):
+            continue
+        try:
+            mtime = directory.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        staged = (directory / "meta.json").is_file()
+        if mtime < kept_until or (not staged and mtime < received_until):
             shutil.rmtree(directory, ignore_errors=True)
             removed += 1
     return removed
