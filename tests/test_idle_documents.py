@@ -103,7 +103,14 @@ def _issue(client: TestClient, h: dict[str, str], case_id: int, kind: str, on: i
         body |= {"served_on": day(served), "service_method": "direct", "served_to": "张三"}
     r = client.post(f"/api/idle/cases/{case_id}/documents", headers=h, json=body)
     assert r.status_code == status, r.text
-    return r.json()
+    return _readable(r.json())
+
+
+def _readable(body: dict[str, Any]) -> dict[str, Any]:
+    """A 422's detail is a list of {loc, msg, type} (api/errors.py); the messages joined, to read."""
+    if isinstance(body.get("detail"), list):
+        return {**body, "detail": "；".join(str(d.get("msg", d)) for d in body["detail"])}
+    return body
 
 
 def _step(client: TestClient, h: dict[str, str], case_id: int, action: str, on: int, number: str | None = None,
@@ -154,7 +161,7 @@ def test_the_documents_of_a_recovery_case(world):
     assert r.status_code == 200 and r.json()["served_on"] == day(41), r.text
     again = client.post(f"/api/idle/cases/{case}/documents/{finding['id']}/service", headers=h,
                         json={"served_on": day(42), "service_method": "direct"})
-    assert again.status_code == 409 and "不能改写" in again.json()["detail"]
+    assert again.status_code == 409 and "不能改写" in _readable(again.json())["detail"]
     _step(client, h, case, "issue_finding", 41, finding["number"])
     _step(client, h, case, "publish", 42)
 
@@ -289,7 +296,7 @@ def test_refusals_name_the_missing_fact(world):
     future = client.post(f"/api/idle/cases/{case}/documents", headers=h,
                          json={"kind": "investigation_notice", "reason": "测试",
                                "issued_on": (TODAY + dt.timedelta(days=1)).isoformat()})
-    assert future.status_code == 422 and "今天之后" in future.json()["detail"]
+    assert future.status_code == 422 and "今天之后" in _readable(future.json())["detail"]
     unknown = client.post(f"/api/idle/cases/{case}/documents", headers=h, json={"kind": "nonsense", "reason": "测试"})
     assert unknown.status_code == 422
 

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import SignedIn, connection, engine
-from api.routes.idle import _run
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
+from hggis.inputs import RowId
 from hggis.idle import documents
 from hggis.idle.document_tables import DOCUMENT_KINDS, SERVICE_METHODS
 from hggis.idle.render_docx import to_docx
@@ -58,7 +58,7 @@ class DocumentIssue(BaseModel):
 
 @router.post("/cases/{case_id}/documents", status_code=201,
              summary="Issue a document of the procedure (numbered 机关代字〔年份〕N号; 422 names missing facts)")
-def post_document(case_id: int, body: DocumentIssue, principal: Principal = SignedIn,
+def post_document(case_id: RowId, body: DocumentIssue, principal: Principal = SignedIn,
                   db: Engine = Depends(engine)) -> dict[str, Any]:
     if (body.served_on is None) != (body.service_method is None):
         raise HTTPException(422, detail="送达日期 served_on 和送达方式 service_method 须同时填写（或都不填，稍后登记送达）")
@@ -71,28 +71,28 @@ def post_document(case_id: int, body: DocumentIssue, principal: Principal = Sign
             return documents.issue_document(conn, principal, case_id, body.kind, body.reason, body.issued_on,
                                             body.recipient, service, **params)
 
-    return _run(act)
+    return act()
 
 
 @router.get("/cases/{case_id}/documents", summary="The documents issued on a case, with service and deadlines")
-def get_documents(case_id: int, principal: Principal = SignedIn,
+def get_documents(case_id: RowId, principal: Principal = SignedIn,
                   conn: Connection = Depends(connection)) -> dict[str, Any]:
-    return {"items": _run(lambda: documents.list_documents(conn, principal, case_id))}
+    return {"items": documents.list_documents(conn, principal, case_id)}
 
 
 @router.post("/cases/{case_id}/documents/{doc_id}/service",
              summary="Record the service (送达) of a document issued without it (once)")
-def post_service(case_id: int, doc_id: int, body: ServiceIn, principal: Principal = SignedIn,
+def post_service(case_id: RowId, doc_id: RowId, body: ServiceIn, principal: Principal = SignedIn,
                  db: Engine = Depends(engine)) -> dict[str, Any]:
     def act() -> dict[str, Any]:
         with transaction(db, principal.actor, body.reason) as conn:
             return documents.serve_document(conn, principal, case_id, doc_id, body.to_service(), body.reason)
 
-    return _run(act)
+    return act()
 
 
-def _file(conn: Connection, principal: Principal, case_id: int, doc_id: int, fmt: str) -> Response:
-    doc = _run(lambda: documents.get_document(conn, principal, case_id, doc_id, with_content=True))
+def _file(conn: Connection, principal: Principal, case_id: RowId, doc_id: RowId, fmt: str) -> Response:
+    doc = documents.get_document(conn, principal, case_id, doc_id, with_content=True)
     body, media = (to_docx(doc["content"]), DOCX) if fmt == "docx" else (to_pdf(doc["content"]), "application/pdf")
     name = f"{doc['kind_label']}-{doc['number']}.{fmt}"
     ascii_name = f"idle-document-{doc_id}.{fmt}"
@@ -101,21 +101,21 @@ def _file(conn: Connection, principal: Principal, case_id: int, doc_id: int, fmt
 
 
 @router.get("/cases/{case_id}/documents/{doc_id}.docx", summary="The document as DOCX (editable), with its 宗地图")
-def get_docx(case_id: int, doc_id: int, principal: Principal = SignedIn,
+def get_docx(case_id: RowId, doc_id: RowId, principal: Principal = SignedIn,
              conn: Connection = Depends(connection)) -> Response:
     return _file(conn, principal, case_id, doc_id, "docx")
 
 
 @router.get("/cases/{case_id}/documents/{doc_id}.pdf", summary="The document as PDF, with its 宗地图")
-def get_pdf(case_id: int, doc_id: int, principal: Principal = SignedIn,
+def get_pdf(case_id: RowId, doc_id: RowId, principal: Principal = SignedIn,
             conn: Connection = Depends(connection)) -> Response:
     return _file(conn, principal, case_id, doc_id, "pdf")
 
 
 @router.get("/cases/{case_id}/documents/{doc_id}", summary="One document: number, service, deadline, content")
-def get_document(case_id: int, doc_id: int, principal: Principal = SignedIn,
+def get_document(case_id: RowId, doc_id: RowId, principal: Principal = SignedIn,
                  conn: Connection = Depends(connection)) -> dict[str, Any]:
-    return _run(lambda: documents.get_document(conn, principal, case_id, doc_id, with_content=True))
+    return documents.get_document(conn, principal, case_id, doc_id, with_content=True)
 
 
 @router.get("/document-offices", summary="Issuing offices per county: name, 机关代字, GK zone of the 宗地图")
@@ -142,4 +142,4 @@ def patch_office(adcode: str, body: OfficeChanges, principal: Principal = Signed
         with transaction(db, principal.actor, body.reason) as conn:
             return documents.update_office(conn, principal, adcode, changes, body.reason)
 
-    return _run(act)
+    return act()

@@ -104,7 +104,7 @@ class DocumentRefused(CaseError):
     """A document the case's facts do not support yet (HTTP 422), naming every missing fact."""
 
     def __init__(self, kind: str, missing: list[str]) -> None:
-        self.kind, self.missing = kind, missing
+        self.document_kind, self.missing = kind, missing  # not ``kind``: that is the error's kind (hggis.errors)
         super().__init__(f"不能出具《{KIND_LABELS[kind]}》：缺少{'；'.join(missing)}")
 
 
