@@ -89,12 +89,13 @@ def test_shapefile_zip_has_cpg_short_names_and_mapping_file(clean_db, parcels, t
     assert mapping[0] == ["字段", "完整名称", "含义"]
     by_name = {row[1]: row for row in mapping[1:]}
     assert all(len(row[0]) <= 10 for row in mapping[1:])
-    assert by_name["agreed_completion_date"][0] == "compl_due" and by_name["code"][2] == "宗地代码"
+    assert by_name["agreed_completion_date"][0] == "YDJGRQ" and by_name["code"][:3] == ["ZDDM", "code", "宗地代码"]
+    assert by_name["land_use"][0] == "DLBM" and by_name["holder"][0] == "QLR"  # the survey standards' names
     assert len({row[0] for row in mapping[1:]}) == len(mapping) - 1
     assert [f["short"] for f in res.fields] == [row[0] for row in mapping[1:]]
     # reading the zip back restores the full names from fields.csv
     gdf, report = read_layer_with_report(out)
-    assert "agreed_completion_date" in gdf.columns and "compl_due" not in gdf.columns
+    assert "agreed_completion_date" in gdf.columns and "YDJGRQ" not in gdf.columns
     assert any("fields.csv" in n for n in report.notes)
 
 

@@ -265,6 +265,39 @@ def test_search_is_scoped_sorted_paged_and_downloadable(site) -> None:  # noqa: 
     assert sheet["A2"].value == "宗地代码" and sheet.max_row == reserve + 2
 
 
+def test_search_results_reserves_and_cases_download_as_gis_files(site, tmp_path) -> None:  # noqa: ANN001
+    """Shapefile and GeoPackage beside CSV/Excel: the survey standards' field names, Chinese aliases."""
+    import zipfile
+
+    import pyogrio
+
+    engine = site["engine"]
+    client = client_for(site, "officer")
+    page = client.get("/search?status=reserve").text
+    assert "format=shp" in page and "format=gpkg" in page
+    r = client.get("/search/export?format=shp&status=reserve")
+    assert r.status_code == 200
+    path = tmp_path / "search.zip"
+    path.write_bytes(r.content)
+    with zipfile.ZipFile(path) as zf:
+        aliases = zf.read("fields.csv").decode("utf-8-sig")
+        dbf = next(n for n in zf.namelist() if n.endswith(".dbf"))
+    assert "ZDDM,code,宗地代码" in aliases and "ZDMJ" in aliases and dbf
+    frame = pyogrio.read_dataframe(f"/vsizip/{path}")
+    reserve = one(engine, "SELECT count(*) FROM parcels WHERE adcode = :a AND status = 'reserve' AND retired_at IS NULL",
+                  a=COUNTY)[0]
+    assert len(frame) == reserve and frame.geometry.notna().all() and str(frame.crs).endswith("4490")
+    assert all(str(c).startswith(COUNTY) for c in frame["ZDDM"])
+    gpkg = client.get("/search/export?format=gpkg&status=reserve")
+    (tmp_path / "s.gpkg").write_bytes(gpkg.content)
+    assert len(pyogrio.read_dataframe(tmp_path / "s.gpkg")) == reserve
+    for page_url, block in (("/reserves", "reserve-gis"), ("/cases", "cases-gis")):
+        html = client.get(page_url).text
+        link = re.search(rf'id="{block}".*?href="([^"]+)"', html, re.S).group(1).replace("&amp;", "&")
+        got = client.get(link)
+        assert got.status_code == 200 and got.content[:2] == b"PK", (page_url, got.status_code)
+
+
 def test_search_finds_parcels_by_enterprise_name_and_credit_code_within_scope(site) -> None:  # noqa: ANN001
     engine = site["engine"]
     sql = ("SELECT e.name, e.credit_code, p.code FROM parcels p JOIN enterprises e ON e.id = p.holder_id "

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.engine import Connection
+from starlette.background import BackgroundTask
 
 from api.deps import connection
-from api.workbench import PageRoute, PageUser, Pager, choice, int_param, query_pairs, show
+from api.workbench import (
+    Pager,
+    PageRoute,
+    PageUser,
+    choice,
+    int_param,
+    query_pairs,
+    show,
+)
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.models import PARCEL_STATUSES
@@ -25,6 +37,7 @@ from hggis.workbench.search import (
     search_parcels,
     search_rows,
     to_csv,
+    to_gis,
     to_xlsx,
 )
 
@@ -84,9 +97,14 @@ def export(request: Request, principal: Principal = PageUser, conn: Connection =
     options = filter_options(conn, principal)
     params = dict(request.query_params)
     query = _query(params, options)
-    fmt = choice(params.get("format"), ("csv", "xlsx"), "csv")
+    fmt = choice(params.get("format"), ("csv", "xlsx", "shp", "gpkg"), "csv")
     rows = search_rows(conn, principal, query)
     name = f"parcels-{clock.today().isoformat()}"
+    if fmt in ("shp", "gpkg"):  # with the parcels' outlines, for desktop GIS
+        tmp = Path(tempfile.mkdtemp(prefix="hggis-export-"))
+        res = to_gis(conn, rows, tmp / f"{name}{'.zip' if fmt == 'shp' else '.gpkg'}", fmt)
+        return FileResponse(res.path, media_type=res.media_type, filename=res.path.name,
+                            background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))
     if fmt == "xlsx":
         return Response(to_xlsx(rows, describe(conn, query)), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})

@@ -13,15 +13,20 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from hggis import clock
 from hggis.access.choices import scope_choices
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
-from hggis.db.models import PARCEL_STATUSES
+from hggis.db.expressions import in_array
+from hggis.db.models import PARCEL_STATUSES, Parcel
 from hggis.errors import Invalid
 from hggis.features import STATUS_LABEL_SQL
 from hggis.inputs import ASCII_DIGITS
@@ -253,3 +258,17 @@ def filter_options(conn: Connection, principal: Principal) -> dict[str, Any]:
         "statuses": list(PARCEL_STATUSES.items()),
         "sorts": list(SORT_LABELS.items()),
     }
+
+
+def to_gis(conn: Connection, rows: list[dict[str, Any]], out: Path, fmt: str) -> Any:
+    """The search result with its parcels' outlines as a Shapefile (.zip) or GeoPackage (hggis.io.export)."""
+    from hggis.io.export import write_frame
+
+    codes = [r["code"] for r in rows]
+    parcels = Parcel.__table__
+    shapes = dict(conn.execute(select(parcels.c.code, func.ST_AsBinary(parcels.c.geom))
+                               .where(in_array(parcels.c.code, codes))).all()) if codes else {}
+    frame = pd.DataFrame([{k: _cell(k, r.get(k)) for k in COLUMNS} for r in rows], columns=list(COLUMNS))
+    geoms = [shapely.from_wkb(bytes(shapes[c])) if c in shapes else None for c in codes]
+    return write_frame(gpd.GeoDataFrame(frame, geometry=geoms, crs=4490), out, fmt=fmt, crs=4490,
+                       encoding="utf-8", layer="parcels")
