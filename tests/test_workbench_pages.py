@@ -312,6 +312,23 @@ def test_search_finds_parcels_by_enterprise_name_and_credit_code_within_scope(si
     assert outside_code not in outside and "共 <strong>0</strong> 宗" in outside
 
 
+def test_search_takes_several_words_and_part_of_a_credit_code(site) -> None:  # noqa: ANN001
+    engine = site["engine"]
+    name, credit, code, park = one(engine, (
+        "SELECT e.name, e.credit_code, p.code, k.name FROM parcels p JOIN enterprises e ON e.id = p.holder_id "
+        "JOIN parks k ON k.id = p.park_id WHERE p.adcode = :a AND p.retired_at IS NULL ORDER BY p.id LIMIT 1"), a=COUNTY)
+    officer = client_for(site, "officer")
+    assert code in officer.get("/search", params={"q": credit[4:14]}).text  # part of the 统一社会信用代码
+    both = officer.get("/search", params={"q": f"{park} {name[:2]}"}).text  # park and part of the firm's name
+    assert code in both
+    rows = re.findall(r'<a href="/parcels/(\w+)">', both)
+    total = int(re.search(r"共 <strong>(\d+)</strong> 宗", both).group(1))
+    park_total = int(re.search(r"共 <strong>(\d+)</strong> 宗", officer.get("/search", params={"q": park}).text).group(1))
+    assert rows and total <= park_total  # a second word narrows, never widens
+    none = officer.get("/search", params={"q": f"{name} 不存在的词"}).text
+    assert "共 <strong>0</strong> 宗" in none
+
+
 def test_figures_upload_lists_bad_rows_with_their_reasons(site) -> None:  # noqa: ANN001
     from openpyxl import Workbook
 

@@ -78,7 +78,7 @@ class SearchError(Invalid):
 
 @dataclass(frozen=True)
 class SearchQuery:
-    q: str = ""  # part of a parcel code, a credit code, or part of an enterprise name
+    q: str = ""  # words: parts of parcel or credit codes, of firm, park or county names (all must match)
     adcode: str | None = None
     park_id: int | None = None
     status: str | None = None
@@ -90,6 +90,33 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_TERMS_RX = re.compile(r"[\s,，、;；]+")
+MAX_TERMS = 6
+_USED_BY = ("EXISTS (SELECT 1 FROM occupancies o JOIN enterprises oe ON oe.id = o.enterprise_id "
+            "WHERE o.parcel_id = p.id AND {cond})")
+
+
+def _term_clause(term: str, i: int, params: dict[str, Any]) -> str:
+    """One search word: a whole credit code, a part of a parcel or credit code, or a part of a name.
+
+    Names are matched against the holder, every user of the parcel, the park and the county,
+    so "黄州 化工" finds the chemical firms' parcels in 黄州区; several words must all match.
+    """
+    if i >= MAX_TERMS:
+        raise SearchError("q", f"最多 {MAX_TERMS} 个检索词")
+    upper = term.upper()
+    if _CREDIT_RX.match(upper):
+        params[f"credit{i}"] = upper
+        return (f"(e.credit_code = :credit{i} OR " + _USED_BY.format(cond=f"oe.credit_code = :credit{i}") + ")")
+    if _CODE_RX.match(upper) and any(ch in ASCII_DIGITS for ch in upper):
+        params[f"part{i}"] = "%" + _escape_like(upper) + "%"
+        like = f"LIKE :part{i} ESCAPE '\\'"
+        return (f"(p.code {like} OR e.credit_code {like} OR " + _USED_BY.format(cond=f"oe.credit_code {like}") + ")")
+    params[f"name{i}"] = "%" + _escape_like(term) + "%"
+    like = f"ILIKE :name{i} ESCAPE '\\'"
+    return (f"(e.name {like} OR k.name {like} OR co.name {like} OR " + _USED_BY.format(cond=f"oe.name {like}") + ")")
+
+
 def _where(principal: Principal, query: SearchQuery) -> tuple[str, dict[str, Any]]:
     if grant(principal, "parcels", "read") in (None, "public"):
         raise Forbidden(f"role {principal.role} may not search parcels")
@@ -98,23 +125,8 @@ def _where(principal: Principal, query: SearchQuery) -> tuple[str, dict[str, Any
     q = query.q.strip()
     if len(q) > MAX_QUERY:
         raise SearchError("q", f"检索词不能超过 {MAX_QUERY} 个字符")
-    if q:
-        upper = q.upper()
-        if _CREDIT_RX.match(upper):
-            clauses.append(
-                "(e.credit_code = :credit OR EXISTS (SELECT 1 FROM occupancies o JOIN enterprises oe "
-                "ON oe.id = o.enterprise_id WHERE o.parcel_id = p.id AND oe.credit_code = :credit))"
-            )
-            params["credit"] = upper
-        elif _CODE_RX.match(upper) and any(ch in ASCII_DIGITS for ch in upper):
-            clauses.append("p.code LIKE :code_part")
-            params["code_part"] = "%" + _escape_like(upper) + "%"
-        else:
-            clauses.append(
-                "(e.name ILIKE :name ESCAPE '\\' OR EXISTS (SELECT 1 FROM occupancies o JOIN enterprises oe "
-                "ON oe.id = o.enterprise_id WHERE o.parcel_id = p.id AND oe.name ILIKE :name ESCAPE '\\'))"
-            )
-            params["name"] = "%" + _escape_like(q) + "%"
+    for i, term in enumerate(t for t in _TERMS_RX.split(q) if t):
+        clauses.append(_term_clause(term, i, params))
     if query.adcode is not None:
         clauses.append("p.adcode = :adcode")
         params["adcode"] = query.adcode
