@@ -78,7 +78,7 @@ def test_park_manager_flags_a_plot_for_clearing(site, page) -> None:  # noqa: AN
     code = idle_parcel(engine, PARK)
     sign_in(pg, base, manager)
     nav(pg, "宗地查询")
-    pg.get_by_label("宗地代码、企业名称或统一社会信用代码").fill(code[-8:])
+    pg.get_by_label("宗地代码、企业名称、统一社会信用代码（可部分）、园区或县名").fill(code[-8:])
     pg.get_by_role("button", name="查询").click()
     expect(pg.locator("#results")).to_contain_text(code)
     shot(pg, "manager-1-search")
