@@ -121,7 +121,6 @@ def test_patrol_records_and_photos_cannot_be_rewritten(world, clean_db):
 @pytest.fixture
 def phone(clean_db, tmp_path) -> Iterator[tuple]:
     admin = make_user(clean_db, "patrol-admin2", "city_admin")
-    manager_park = None
     user = add_web_user(clean_db, "patrol-phone", "county_officer", counties=["421102"])
     with TestClient(create_app(clean_db)) as client:
         data, geoms = _survey(tmp_path, 1, [None])
@@ -133,13 +132,13 @@ def phone(clean_db, tmp_path) -> Iterator[tuple]:
                                       permissions=["geolocation"])
         page = context.new_page()
         watch = watch_page(context, page)
-        yield page, watch, base, user, geoms[0], manager_park
+        yield page, watch, base, user, geoms[0]
         context.close()
         browser.close()
 
 
 def test_a_patrol_from_a_phone_sized_window_with_a_photo(phone, clean_db, tmp_path):
-    page, watch, base, user, geom, _ = phone
+    page, watch, base, user, geom = phone
     centre = shape(geom).centroid
     photo = tmp_path / "现场.jpg"
     photo.write_bytes(jpeg(centre.x, centre.y))
