@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
+from hggis.dashboard.status import kpi_status
 from hggis.db.models import County, Park
 from hggis.errors import Invalid
 
@@ -364,4 +365,13 @@ def plan_dashboard(conn: Connection, principal: Principal, year: int | None = No
     dash.projects = _projects(conn, principal, year, shown)
     dash.above_size = _above_size(conn, scope_sql, params, threshold)
     dash.parks = _parks(conn, scope_sql, params, year, targets)
+    _judge_pace(dash, targets)
     return dash
+
+
+def _judge_pace(dash: Dashboard, targets: dict[tuple[str, str], Target]) -> None:
+    """Each figure with a progress against a target gets its status against the plan's pace."""
+    target_year = max((t.target_year for t in targets.values()), default=dash.year)
+    dash.output["status"] = kpi_status(dash.output.get("progress_pct"), dash.year, target_year)
+    for r in dash.clusters:
+        r["status"] = kpi_status(r.get("progress_pct"), dash.year, target_year)
