@@ -190,3 +190,18 @@ def clean_db(engine: Engine) -> Iterator[Engine]:
     wipe_data(engine)
     yield engine
     wipe_data(engine)
+
+
+@pytest.fixture
+def cli(clean_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """The `hggis` command on the empty test database, as a user runs it (typer's runner)."""
+    from typer.testing import CliRunner
+
+    from hggis.cli import app
+    from hggis.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", clean_db.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, list(args))
+    get_settings.cache_clear()

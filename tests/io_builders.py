@@ -81,6 +81,18 @@ def write_shapefile(
     return path
 
 
+def zip_shapefile(shp: Path) -> bytes:
+    """The parts of a Shapefile zipped together, as an upload carries them."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for part in shp.parent.glob(shp.stem + ".*"):
+            zf.write(part, part.name)
+    return buf.getvalue()
+
+
 def swap_xy(geoms: list[Any]) -> list[Any]:
     return [shapely.transform(g, lambda xy: xy[:, ::-1]) for g in geoms]
 

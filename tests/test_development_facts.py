@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from api.app import create_app
 from tests.access_helpers import make_user
-from tests.io_builders import HUANGZHOU, code, lots, project, write_shapefile
-from tests.test_land_use import _xlsx, _zip
+from tests.io_builders import HUANGZHOU, code, lots, project, write_shapefile, zip_shapefile
+from tests.test_land_use import _xlsx
 
 HEADER = ["宗地代码", "交地日期", "实际开工日期", "停工日期", "竣工日期", "建筑占地面积（m²）", "总建筑面积（m²）",
           "累计完成投资（元）", "合同电子监管号"]
@@ -27,7 +27,7 @@ def _parcels(client, admin, tmp_path, n: int = 3, extra: dict | None = None) -> 
     geoms = lots(HUANGZHOU, n, side_m=120)
     attrs = {"宗地代码": [code(i + 1) for i in range(n)], "状态": ["在建"] * n, **(extra or {})}
     shp = write_shapefile(tmp_path / "z.shp", project(geoms, 4547), attrs, 4547, encoding="GBK")
-    r = client.post("/api/imports/parcels", files={"file": ("宗地.zip", _zip(shp))}, headers=admin.headers)
+    r = client.post("/api/imports/parcels", files={"file": ("宗地.zip", zip_shapefile(shp))}, headers=admin.headers)
     assert r.status_code == 200, r.text
 
 

@@ -14,7 +14,7 @@ from api.app import create_app
 from hggis.io.figures_import import SHEET_NAME
 from tests.access_helpers import make_user
 from tests.factories import credit_code
-from tests.io_builders import HUANGMEI, HUANGZHOU, bowtie, code, lots, project, write_shapefile
+from tests.io_builders import HUANGMEI, HUANGZHOU, bowtie, code, lots, project, write_shapefile, zip_shapefile
 
 
 @pytest.fixture
@@ -23,19 +23,11 @@ def client(clean_db):
         yield c
 
 
-def _zip_shapefile(shp) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for part in shp.parent.glob(shp.stem + ".*"):
-            zf.write(part, part.name)
-    return buf.getvalue()
-
-
 def _survey_zip(tmp_path, origin, adcode, n=2, extra=None) -> bytes:
     geoms = lots(origin, n) + (extra or [])
     codes = [code(i + 1, adcode) for i in range(len(geoms))]
     shp = write_shapefile(tmp_path / "survey.shp", project(geoms, 4547), {"宗地代码": codes}, 4547, encoding="GBK")
-    return _zip_shapefile(shp)
+    return zip_shapefile(shp)
 
 
 def test_upload_parcels_dry_run_then_apply(client, clean_db, tmp_path):

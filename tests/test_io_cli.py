@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from hggis.config import get_settings
 from tests.io_builders import HUANGZHOU, bowtie, code, declared_mu, lots, project, write_shapefile
-
-
-@pytest.fixture
-def cli(clean_db, monkeypatch):
-    from hggis.cli import app
-
-    monkeypatch.setenv("DATABASE_URL", clean_db.url.render_as_string(hide_password=False))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
 
 
 def test_import_parcels_dry_run_real_run_and_export(cli, clean_db, tmp_path):

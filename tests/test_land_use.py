@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +14,7 @@ from hggis.geo import area_mu
 from hggis.io.figures_import import SHEET_NAME
 from tests.access_helpers import make_user
 from tests.factories import credit_code
-from tests.io_builders import HUANGZHOU, code, lots, project, write_shapefile
+from tests.io_builders import HUANGZHOU, code, lots, project, write_shapefile, zip_shapefile
 
 FIGURE_HEADERS = ["统一社会信用代码", "企业名称", "所属县（市、区）", "年度", "税收（万元）", "营业收入（万元）",
                   "工业增加值（万元）", "综合能耗（吨标准煤）", "用电量（万千瓦时）", "主要污染物排放量（吨）",
@@ -26,14 +25,6 @@ FIGURE_HEADERS = ["统一社会信用代码", "企业名称", "所属县（市�
 def client(clean_db):
     with TestClient(create_app(clean_db)) as c:
         yield c
-
-
-def _zip(shp) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for part in shp.parent.glob(shp.stem + ".*"):
-            zf.write(part, part.name)
-    return buf.getvalue()
 
 
 def _xlsx(header: list[str], rows: list[list[object]], title: str = SHEET_NAME) -> bytes:
@@ -60,7 +51,7 @@ def _survey(tmp_path, n: int, holders: list[str | None], names: list[str | None]
     if names is not None:
         attrs["权利人"] = names
     shp = write_shapefile(tmp_path / "survey.shp", project(geoms, 4547), attrs, 4547, encoding="GBK")
-    return _zip(shp), geoms
+    return zip_shapefile(shp), geoms
 
 
 def test_firms_holding_imported_parcels_are_evaluated_on_their_land(client, clean_db, tmp_path):
@@ -178,20 +169,6 @@ def test_officers_cannot_write_occupancies_of_another_county(client, clean_db, t
         assert conn.execute(text("SELECT count(*) FROM occupancies")).scalar_one() == 0
 
 
-@pytest.fixture
-def cli(clean_db, monkeypatch):
-    from typer.testing import CliRunner
-
-    from hggis.cli import app
-    from hggis.config import get_settings
-
-    monkeypatch.setenv("DATABASE_URL", clean_db.url.render_as_string(hide_password=False))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
-
-
 def test_the_cli_imports_occupancies_from_a_gbk_csv_and_refuses_bad_rows(cli, clean_db, tmp_path):
     holder, lessee = credit_code(8601), credit_code(8602)
     data, _ = _survey(tmp_path, 2, [holder, holder], ["主业公司", "主业公司"])
@@ -290,7 +267,7 @@ def test_the_parcels_import_writes_lessees_from_mapped_columns(client, clean_db,
              "承租企业": ["甲公司；乙公司", None], "承租份额": ["30%；20%", None],
              "承租企业统一社会信用代码": [f"{a}；{b}", None]}
     shp = write_shapefile(tmp_path / "z.shp", project(geoms, 4547), attrs, 4547, encoding="GBK")
-    r = client.post("/api/imports/parcels", files={"file": ("宗地.zip", _zip(shp))}, headers=admin.headers)
+    r = client.post("/api/imports/parcels", files={"file": ("宗地.zip", zip_shapefile(shp))}, headers=admin.headers)
     assert r.status_code == 200, r.text
     listed = {o["credit_code"]: o for o in client.get(f"/api/parcels/{code(1)}/occupancies", headers=admin.headers).json()["items"]}
     assert listed[a]["share"] == pytest.approx(0.3) and listed[a]["name"] == "甲公司"
@@ -298,7 +275,7 @@ def test_the_parcels_import_writes_lessees_from_mapped_columns(client, clean_db,
     # a later file that lists 90 % more on the same parcel is refused with the feature named
     attrs2 = {"宗地代码": [code(1)], "承租企业统一社会信用代码": [credit_code(8904)], "承租份额": ["90%"]}
     shp2 = write_shapefile(tmp_path / "y.shp", project(geoms[:1], 4547), attrs2, 4547, encoding="GBK")
-    r = client.post("/api/imports/parcels", files={"file": ("追加.zip", _zip(shp2))}, headers=admin.headers)
+    r = client.post("/api/imports/parcels", files={"file": ("追加.zip", zip_shapefile(shp2))}, headers=admin.headers)
     assert r.status_code == 422 and code(1) in r.text and "超过 1" in r.text
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM occupancies")).scalar_one() == 2

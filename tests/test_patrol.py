@@ -173,3 +173,20 @@ def test_a_patrol_from_a_phone_sized_window_with_a_photo(phone, clean_db, tmp_pa
     with clean_db.connect() as conn:
         stage, lon = conn.execute(text("SELECT stage, device_lon FROM patrols")).one()
     assert stage == "structure" and lon == pytest.approx(HUANGZHOU[0], abs=1e-6)
+
+
+def test_the_patrol_page_names_a_bad_position_in_chinese_and_writes_nothing(world, clean_db):
+    import re
+
+    from tests.workbench_helpers import PASSWORD, add_web_user
+
+    client, *_ = world
+    add_web_user(clean_db, "patrol-form", "county_officer", counties=["421102"])
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": "patrol-form", "password": PASSWORD, "csrf": token, "next": "/"})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/patrol/{code(1)}").text).group(1)
+    r = client.post(f"/patrol/{code(1)}", data={"csrf": csrf, "stage": "foundation", "note": "打桩",
+                                                  "device_lon": "东经114", "device_lat": "30.4"})
+    assert r.status_code == 422 and "手机位置不是有效的经纬度" in r.text
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM patrols")).scalar_one() == 0

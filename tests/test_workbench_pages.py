@@ -644,3 +644,5 @@ def test_the_operation_log_lists_who_did_what_for_administrators(site) -> None: 
         older = admin.get("/oplog?" + more.group(1).replace("&amp;", "&"))
         assert older.status_code == 200 and 'id="oplog"' in older.text
     assert client_for(site, "officer").get("/oplog").status_code == 403
+    bad = admin.get("/oplog", params={"since": "上个月"})
+    assert bad.status_code == 422 and "不可识别" in bad.text

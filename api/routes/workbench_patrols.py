@@ -18,7 +18,7 @@ from api.workbench import FormUser, PageNotFound, PageRoute, PageUser, require_g
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.errors import Invalid
-from hggis.patrol.service import PatrolInput, PatrolNotFound, patrols_of, record_patrol, sketch
+from hggis.patrol.service import PatrolInput, PatrolNotFound, PatrolRefused, patrols_of, record_patrol, sketch
 from hggis.patrol.tables import PATROL_STAGES
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -67,7 +67,10 @@ async def patrol_record(
     values = {"stage": stage, "note": note}
     try:
         files = await read_photos(photos or [])
-        position = [float(v) for v in (device_lon, device_lat) if v.strip()]
+        try:
+            position = [float(v) for v in (device_lon, device_lat) if v.strip()]
+        except ValueError:
+            raise PatrolRefused("手机位置不是有效的经纬度", field="device_lon") from None
         data = PatrolInput(parcel_code=code, stage=stage, note=note,
                            device_lon=position[0] if len(position) == 2 else None,
                            device_lat=position[1] if len(position) == 2 else None)
@@ -75,7 +78,7 @@ async def patrol_record(
             patrol_id = record_patrol(conn, principal, data, files)
     except PatrolNotFound as exc:
         raise PageNotFound(str(exc)) from None
-    except (Invalid, ValueError) as exc:
+    except Invalid as exc:
         with db.connect() as conn:
             return _page(request, conn, principal, code, status_code=422, error=str(exc), values=values)
     return see_other(f"/patrol/{code.strip().upper()}?saved={patrol_id}")

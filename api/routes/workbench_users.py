@@ -20,6 +20,7 @@ from api.deps import connection, engine
 from api.workbench import FormUser, PageNotFound, Pager, PageRoute, PageUser, choice, int_param, see_other, show
 from hggis.access.policy import ROLE_LABELS, Principal, authorize
 from hggis.db.session import transaction
+from hggis.errors import Invalid
 from hggis.inputs import is_row_id
 from hggis.workbench.labels import ACTION_LABELS
 from hggis.workbench.oplog import OplogFilter, operation_log
@@ -195,16 +196,16 @@ def oplog(request: Request, actor: str | None = None, table: str | None = None, 
     """操作日志 for city administrators: the history of every table, filtered, newest first."""
     authorize(principal, "users", "read")
 
-    def day(value: str | None) -> dt.date | None:
+    def day(value: str | None, field: str) -> dt.date | None:
         try:
             return dt.date.fromisoformat(value) if value else None
         except ValueError:
-            return None
+            raise Invalid(f"日期 {value!r} 不可识别（请写 2024-03-01）", field=field) from None
 
     values = {"actor": (actor or "")[:60], "table": (table or "")[:60], "action": action or "",
               "since": since or "", "until": until or ""}
     f = OplogFilter(actor=values["actor"] or None, table=values["table"] or None,
-                    action=choice(action, ACTION_LABELS), since=day(since), until=day(until))
+                    action=choice(action, ACTION_LABELS), since=day(since, "since"), until=day(until, "until"))
     log = operation_log(conn, principal, f, before_id=int_param(before, 0, lo=0, hi=2**31 - 1) or None)
     more = urlencode({**{k: v for k, v in values.items() if v}, "before": log["next_before"] or ""})
     return show(request, conn, "wb_oplog.html", {"log": log, "values": values, "more_query": more,

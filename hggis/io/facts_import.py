@@ -35,11 +35,11 @@ from hggis.io.facts import (
 from hggis.io.fieldmap import MONEY_TO_WAN
 from hggis.io.keyed_sheet import (
     BadCell,
-    Refused,
     SheetColumn,
     SheetImportOptions,
     SheetImportReport,
     SheetSpec,
+    accept_rows,
     run_sheet_import,
 )
 from hggis.parcel_values import footprint_problem, value_problems
@@ -126,17 +126,14 @@ def _write(conn: Connection, rows: list[dict[str, Any]]) -> int:
     return len(changed)
 
 
+
 SPEC = SheetSpec("facts", SHEET_NAME, HEADERS, ("parcel_code",), PARSERS)
+
 
 def _apply(conn: Connection, principal: Principal, report: SheetImportReport, cols: dict[str, SheetColumn],
            parsed: list[tuple[int, dict[str, Any]]]) -> None:
     rows = _judge(conn, principal, parsed, cols, report.bad_rows)
-    report.adcodes = sorted({r["adcode"] for r in rows})
-    if report.bad_rows:
-        raise Refused
-    if not rows:
-        report.error = f"{report.file_name}: 没有可写入的数据行"
-        raise Refused
+    accept_rows(report, rows)
     report.updated = _write(conn, rows)
     report.unchanged = len(rows) - report.updated
     analyze(conn, "parcels")

@@ -32,7 +32,7 @@ from hggis.db.session import transaction
 from hggis.enterprises import ENTERPRISES, name_is_pending
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
-from hggis.io.sheets import SheetFileError, col_letter as _col_letter, read_sheet
+from hggis.io.sheets import BadCell, SheetFileError, col_letter as _col_letter, read_sheet
 from hggis.io.fieldmap import UNIT_FACTORS, candidates, resolve_columns, split_header
 from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right, running_import
 
@@ -68,14 +68,6 @@ class FiguresImportOptions:
     sheet: str | None = None
     file_name: str | None = None
     encoding: str | None = None  # CSV only
-
-
-@dataclass
-class BadCell:
-    row: int
-    column: str
-    value: Any
-    reason: str
 
 
 @dataclass

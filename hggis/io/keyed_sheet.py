@@ -21,18 +21,10 @@ from sqlalchemy.engine import Connection, Engine
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.io.importlog import file_checksum, record_import, require_import_right, running_import
-from hggis.io.sheets import Rows, SheetFileError, col_letter, read_sheet
+from hggis.io.sheets import BadCell, Rows, SheetFileError, col_letter, read_sheet
 
 #: header words before any unit in brackets: "份额（%）" → ("份额", "%")
 _HEADER = re.compile(r"^\s*([^（(]+?)\s*(?:[（(]\s*([^）)]*)\s*[）)])?\s*$")
-
-
-@dataclass
-class BadCell:
-    row: int
-    column: str
-    value: Any
-    reason: str
 
 
 @dataclass
@@ -212,6 +204,16 @@ def _run_sheet(engine: Engine, principal: Principal, p: Path, spec: SheetSpec, o
         with transaction(engine, principal.actor, reason) as conn:
             report.import_id = _log(conn, principal, report)
     return report
+
+
+def accept_rows(report: SheetImportReport, rows: list[dict[str, Any]]) -> None:
+    """Record the counties the rows touch; refuse the file if any cell was bad or no row is left."""
+    report.adcodes = sorted({r["adcode"] for r in rows})
+    if report.bad_rows:
+        raise Refused
+    if not rows:
+        report.error = f"{report.file_name}：没有可写入的数据行"
+        raise Refused
 
 
 def _log(conn: Connection, principal: Principal, report: SheetImportReport) -> int:

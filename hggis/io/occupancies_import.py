@@ -32,6 +32,7 @@ from hggis.io.keyed_sheet import (
     SheetImportOptions,
     SheetImportReport,
     SheetSpec,
+    accept_rows,
     run_sheet_import,
 )
 from hggis.occupancies import (
@@ -207,17 +208,14 @@ def _write(conn: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, int]
         )
     return len(new), len(changed), len(rows) - len(new) - len(changed)
 
+
 SPEC = SheetSpec("occupancies", SHEET_NAME, HEADERS, REQUIRED, PARSERS)
+
 
 def _apply(conn: Connection, principal: Principal, report: SheetImportReport, cols: dict[str, SheetColumn],
            parsed: list[tuple[int, dict[str, Any]]]) -> None:
     rows = _resolve(conn, principal, parsed, cols, report.bad_rows)
-    report.adcodes = sorted({r["adcode"] for r in rows})
-    if report.bad_rows:
-        raise Refused
-    if not rows:
-        report.error = f"{report.file_name}: 没有数据行"
-        raise Refused
+    accept_rows(report, rows)
     _register_enterprises(conn, rows)
     report.inserted, report.updated, report.unchanged = _write(conn, rows)
     over = dict(share_overflows(conn, {r["parcel_id"] for r in rows}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,16 @@ from hggis.errors import Invalid
 from hggis.io.base import hide_path_in, sniff_text_encoding
 
 Rows = list[tuple[int, list[Any]]]
+
+
+@dataclass
+class BadCell:
+    """A refused cell: its Excel row number, column (letter and header), value and the reason."""
+
+    row: int
+    column: str
+    value: Any
+    reason: str
 
 
 class SheetFileError(Invalid):
