@@ -17,13 +17,13 @@ RUN apt-get update && apt-get install -y --no-install-recommends postgresql-clie
 
 WORKDIR /app
 # pyogrio, rasterio and psycopg ship their native libraries in their wheels.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY hggis ./hggis
 COPY api ./api
 COPY maps ./maps
 COPY data ./data
 COPY --from=assets /build/node_modules ./node_modules
-RUN pip install -e . && useradd --system --home /var/lib/hggis --create-home hggis
+RUN pip install --require-hashes -r requirements.lock && pip install --no-deps -e . && useradd --system --home /var/lib/hggis --create-home hggis
 USER hggis
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \

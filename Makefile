@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: demo test setup system python node db serve bench clean-var
+.PHONY: demo test setup system python node db serve bench clean-var lock
 
 ## demo: install everything, start the embedded PostGIS, migrate, load the demo data, serve on :8000
 demo: setup db
@@ -25,11 +25,20 @@ system:
 
 python: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the versions of requirements.lock, each checked against its hash; then hggis itself.
+# After changing dependencies in pyproject.toml: `make lock`.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,boundaries]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+## lock: re-resolve requirements.lock from pyproject.toml, keeping the versions already locked where they still fit
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra boundaries --generate-hashes --universal \
+	  --python-version 3.11 --index-url https://pypi.org/simple -o requirements.lock
 
 ## node: the front-end assets (Leaflet and its plugins, Chart.js, …) from package-lock.json into node_modules/
 node: $(NODE_STAMP)

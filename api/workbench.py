@@ -13,7 +13,7 @@ import math
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, Form, HTTPException, Request
@@ -28,7 +28,6 @@ from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant
 from hggis.summary import dataset_label
 from hggis.workbench import words
-
 
 TEMPLATES.env.filters["local_time"] = clock.display_time
 TEMPLATES.env.filters["local_date"] = clock.display_date
@@ -120,6 +119,12 @@ def int_param(value: str | None, default: int, lo: int = 1, hi: int = 10**9) -> 
     except (TypeError, ValueError):
         return default
     return min(max(n, lo), hi)
+
+
+@overload
+def choice(value: str | None, allowed: Any, default: str) -> str: ...
+@overload
+def choice(value: str | None, allowed: Any, default: None = None) -> str | None: ...
 
 
 def choice(value: str | None, allowed: Any, default: str | None = None) -> str | None:

@@ -49,6 +49,7 @@ def free_port() -> int:
 def make_lots(n: int, seed: int = 8, shift_m: float = 0.0):
     """n irregular lots (6–10 vertices) on a 45 m grid, in EPSG:4547 metres."""
     import shapely
+
     from hggis.geo import transformer
 
     rng = np.random.default_rng(seed)

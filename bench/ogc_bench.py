@@ -83,7 +83,7 @@ def generate_parcels(engine: Engine, n: int) -> float:
         step_m = (area_m2 / (n * 1.04)) ** 0.5  # 4 % spare cells, thinned at random below
         dlat = step_m / 110_850.0
         dlon = step_m / (111_320.0 * 0.8607)  # cos(30.6°)
-        conn.execute(text(f"""
+        conn.execute(text("""
             CREATE TEMP TABLE cells ON COMMIT DROP AS
             SELECT i, j, p.adcode, :x0 + i * :dlon AS x, :y0 + j * :dlat AS y
             FROM generate_series(0, ceil((:x1 - :x0) / :dlon)::int) AS i,

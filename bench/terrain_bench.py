@@ -32,7 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "terrain"
 HGGIS = str(Path(sys.executable).parent / "hggis")

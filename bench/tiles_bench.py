@@ -387,7 +387,7 @@ def main() -> None:  # noqa: C901, PLR0915
         }
         order = list(runners)
         k = 0
-        for r in range(args.rounds):
+        for _ in range(args.rounds):
             rng.shuffle(jobs)
             for layer, (z, x, y) in jobs:
                 k += 1
@@ -421,7 +421,7 @@ def main() -> None:  # noqa: C901, PLR0915
 def report(args, total, on_offer, in_parks, load_s, pg_version, postgis, tiles, counts, times, sizes, loads, wall,
            mismatches) -> None:  # noqa: ANN001
     lines = [
-        f"### Side-by-side run, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"### Side-by-side run, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Command: `.venv/bin/python bench/tiles_bench.py --parcels {args.parcels} --tiles {args.tiles} "
         f"--rounds {args.rounds}`",
@@ -430,7 +430,7 @@ def report(args, total, on_offer, in_parks, load_s, pg_version, postgis, tiles, 
         + (f", generated in {load_s:.0f} s" if load_s else "") + f"; {pg_version}, PostGIS {postgis}. "
         f"{len(tiles)} tiles ({args.tiles} per zoom, densest quarter), {args.rounds} timed requests per tile, layer and "
         f"system, interleaved with rotating order; {wall:.0f} s. Load average (1 min) during the run: "
-        + ", ".join(f"{la[0]:.1f}" for la in loads) + f". Answers compared in the warm-up pass: "
+        + ", ".join(f"{la[0]:.1f}" for la in loads) + ". Answers compared in the warm-up pass: "
         + ("all tiles hold the same features and attributes." if not mismatches
            else f"{len(mismatches)} tiles differ: {json.dumps(mismatches[:3], ensure_ascii=False)}"),
         "",

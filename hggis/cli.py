@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.engine import Engine
+from typer.core import TyperGroup
 
 from hggis.access.commands import access_app, user_app
 from hggis.dashboard.commands import dashboard_app
@@ -24,7 +25,25 @@ from hggis.io.commands import export_app, import_app
 from hggis.reserves.commands import constraints_app, reserves_app, sites_app
 from hggis.terrain.commands import terrain_app
 
-app = typer.Typer(no_args_is_help=True, help="黄冈市工业用地与园区信息系统 (hggis)")
+
+class _Refusals(TyperGroup):
+    """The CLI's one error map (the web service's is api/errors.py).
+
+    Commands let hggis's own refusals (HggisError) rise instead of each translating them: here
+    they become one line on stderr and exit 1. Anything else is a bug and keeps its traceback.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context; typer vendors its own click
+        from hggis.errors import HggisError
+
+        try:
+            return super().invoke(ctx)
+        except HggisError as exc:
+            typer.echo("error: " + "；".join(line.strip() for line in str(exc).splitlines() if line.strip()), err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(cls=_Refusals, no_args_is_help=True, help="黄冈市工业用地与园区信息系统 (hggis)")
 demo_app = typer.Typer(no_args_is_help=True, help="The synthetic demo data set (示例数据).")
 for sub_app, name in (
     (db_app, "db"),
@@ -146,5 +165,5 @@ def history(
             typer.echo(f"{row['at']:%Y-%m-%d %H:%M:%S}  {row['action']:<6} {row['actor']}  {row['reason'] or ''}  [{changed}]")
 
 
-def main() -> None:  # pragma: no cover
+def main() -> None:
     sys.exit(app())

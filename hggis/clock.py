@@ -30,7 +30,7 @@ def today() -> dt.date:
 def _as_instant(value: dt.datetime | str) -> dt.datetime:
     """A stored instant (a datetime, or ISO text as the API dicts carry it); naive means UTC."""
     instant = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.timezone.utc)
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
 
 
 def display_time(value: dt.datetime | str | None, empty: str = "—") -> str:

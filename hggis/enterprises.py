@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, literal, text
 from sqlalchemy.engine import Connection
 
-from hggis.db.models import Enterprise
+from hggis.db.models import Enterprise, table_of
 from hggis.errors import Invalid
 from hggis.identifiers import validate_credit_code
 
-ENTERPRISES = Enterprise.__table__
+ENTERPRISES = table_of(Enterprise)
 #: the name of an enterprise known only by its credit code (from a parcel's 权利人 column);
 #: the figures import replaces it with the name its sheet gives
 PENDING_NAME_PREFIX = "名称待补："

@@ -249,7 +249,7 @@ def gk_zone_info_of_crs(crs: Any) -> tuple[GKZone, bool] | None:
         c = _as_crs(crs)
     except Exception:
         return None
-    if c.is_bound:  # WKT1 with TOWGS84 → BoundCRS; the zone is in the source CRS
+    if c.is_bound and c.source_crs is not None:  # WKT1 with TOWGS84 → BoundCRS; the zone is in the source CRS
         c = c.source_crs
     if c.is_compound:
         c = c.sub_crs_list[0]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     Float,
@@ -38,10 +39,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement, FromClause, Subquery
 
-from hggis.db.models import Occupancy, Parcel
+from hggis.db.models import Occupancy, Parcel, table_of
 
-occupancies = Occupancy.__table__
-parcels = Parcel.__table__
+occupancies = table_of(Occupancy)
+parcels = table_of(Parcel)
 
 #: half the last digit of numeric(6, 5): smaller differences of shares are rounding
 SHARE_EPSILON = 0.000005
@@ -59,7 +60,7 @@ def _overlaps(o: FromClause, start: dt.date, end: dt.date) -> ColumnElement[bool
     )
 
 
-def _coverage(o: FromClause, start: dt.date, end: dt.date) -> ColumnElement[float]:
+def _coverage(o: FromClause, start: dt.date, end: dt.date) -> ColumnElement[Any]:
     """The part of [start, end] the occupancy covers (0–1); date − date is whole days in PostgreSQL."""
     days = (end - start).days + 1
     lo = func.greatest(func.coalesce(o.c.valid_from, start), start)

@@ -22,14 +22,14 @@ from sqlalchemy.engine import Connection, Row
 from hggis import clock
 from hggis.access.policy import Forbidden, Principal, authorize
 from hggis.db.expressions import in_array
-from hggis.db.models import OCCUPANCY_ROLES, Enterprise, Occupancy, Parcel
+from hggis.db.models import OCCUPANCY_ROLES, Enterprise, Occupancy, Parcel, table_of
 from hggis.errors import Conflict, Invalid, NotFound
 from hggis.identifiers import validate_credit_code
 from hggis.land_uses import SHARE_EPSILON, land_uses_on
 
-OCCUPANCIES = Occupancy.__table__
-PARCELS = Parcel.__table__
-ENTERPRISES = Enterprise.__table__
+OCCUPANCIES = table_of(Occupancy)
+PARCELS = table_of(Parcel)
+ENTERPRISES = table_of(Enterprise)
 
 ROLE_LABELS = {"holder": "权利人", "lessee": "承租"}
 #: words people write in a 角色 column, and the role they mean
@@ -83,7 +83,7 @@ def parse_role(value: Any) -> str:
     raise InvalidOccupancy(f"角色 {value!r} 不可识别（可填：权利人、承租）", field="role")
 
 
-def _parcel(conn: Connection, code: str, lock: bool = False) -> Row[Any]:
+def _parcel(conn: Connection, code: str, lock: bool = False) -> Any:
     q = select(PARCELS.c.id, PARCELS.c.code, PARCELS.c.adcode, PARCELS.c.park_id, PARCELS.c.floor_area_m2,
                PARCELS.c.retired_at).where(PARCELS.c.code == code.strip().upper())
     row = conn.execute(q.with_for_update() if lock else q).first()

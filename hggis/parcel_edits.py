@@ -242,6 +242,7 @@ def update_parcel(
     ).scalar_one_or_none()
     if new_version is None:  # only possible if the row lock was bypassed
         _check_version(conn, _locked(conn, code), expected_version)
+        raise errors.Conflict(f"宗地 {code} 已被他人修改，请刷新后重试")
     if "geometry" in changes:
         refresh_terrain(conn, [row.id])  # slope and elevation follow the new outline
     return new_version

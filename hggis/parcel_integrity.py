@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
@@ -46,16 +47,16 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 
 from hggis.config import get_settings
-from hggis.db.models import SRID, County, Parcel, Park
+from hggis.db.models import SRID, County, Parcel, Park, table_of
 from hggis.geo import M2_PER_MU
 
 CANDIDATE_COLUMNS = ("idx", "code", "adcode", "park_id", "geom", "replaces_id")
 # Overlaps smaller than this (m²) are floating-point noise of shared edges, not slivers.
 NOISE_M2 = 0.01
 
-parcels = Parcel.__table__
-counties = County.__table__
-parks = Park.__table__
+parcels = table_of(Parcel)
+counties = table_of(County)
+parks = table_of(Park)
 
 RULE_LABELS = {
     "unknown_county": "县（市、区）不存在",
@@ -136,8 +137,8 @@ def _m2(geom: ColumnElement) -> ColumnElement:
 def _county_rule(conn: Connection, cand: FromClause, tol: float) -> list[Violation]:
     c = cand.c
     b = counties.alias("city")
-    city = select(func.ST_Union(b.c.boundary)).where(b.c.boundary.isnot(None), b.c.boundary.op("&&")(c.geom))
-    city = city.scalar_subquery()
+    city = (select(func.ST_Union(b.c.boundary)).where(b.c.boundary.isnot(None), b.c.boundary.op("&&")(c.geom))
+            .scalar_subquery())
     # A unit without a polygon of its own (龙感湖管理区) must still lie in 黄冈.
     boundary = func.coalesce(counties.c.boundary, city)
     q = (
@@ -189,7 +190,7 @@ def _park_rule(conn: Connection, cand: FromClause, tol: float) -> list[Violation
     return out
 
 
-def _overlap_violations(rows: list, tol_m2: float) -> list[Violation]:
+def _overlap_violations(rows: Sequence[Any], tol_m2: float) -> list[Violation]:
     out = []
     for idx, code, other, m2 in rows:
         if m2 is None or m2 < NOISE_M2:

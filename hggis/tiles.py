@@ -112,7 +112,7 @@ def _bind_run(conn: Connection, principal: Principal, query: dict[str, Any]) -> 
     """The evaluation layer needs an existing run id."""
     raw = query.get("run")
     try:
-        run = int(raw)
+        run = int(raw)  # type: ignore[arg-type]  # None and junk are refused just below
     except (TypeError, ValueError):
         raise TileError("run: an evaluation run id (integer) is required") from None
     if conn.execute(text("SELECT 1 FROM evaluation_runs WHERE id = :r"), {"r": run}).first() is None:

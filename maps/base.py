@@ -17,10 +17,10 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import folium
-from branca.element import CssLink, Element, JavascriptLink, MacroElement
+from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElement
 from folium.map import Layer
 from folium.plugins import Fullscreen
 from jinja2 import Template
@@ -142,8 +142,8 @@ class TileOverlay(_Overlay):
         self.url = url
         self.opts = opts
 
-    def render(self, **kwargs: Any) -> None:
-        figure = self.get_root()
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # branca returns nothing either
+        figure = cast(Figure, self.get_root())
         for name, url in self.default_js:
             figure.header.add_child(JavascriptLink(url), name=name)
         super().render(**kwargs)
@@ -198,7 +198,8 @@ class Script(MacroElement):
         self._name = "Script"
         self.code = code
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # branca returns nothing either
+        assert self._parent is not None  # rendered only once added to a map
         self.code = self.code.replace("{map}", self._parent.get_name())
         super().render(**kwargs)
 
@@ -311,7 +312,7 @@ class MapFrame:
         folium.LayerControl(collapsed=False, position="topright").add_to(self.map)
         if self.legend_sections:
             Legend(self.legend_sections).add_to(self.map)
-        root = self.map.get_root()
+        root = cast(Figure, self.map.get_root())
         root.header.add_child(Element('<meta name="viewport" content="width=device-width, initial-scale=1">'),
                               name="hg_viewport")
         root.header.add_child(CssLink("/static/hggis-maps.css"), name="hg_css")

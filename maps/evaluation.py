@@ -66,8 +66,8 @@ def tax_legend(breaks: list[float], values: list[float]) -> list[tuple[str, str,
     edges = [None, *breaks, None]
     out = []
     for i, color in enumerate(colors):
-        lo, hi = edges[i], edges[i + 1]
-        label = f"< {hi:g}" if lo is None else (f"≥ {lo:g}" if hi is None else f"{lo:g} – {hi:g}")
+        low, high = edges[i], edges[i + 1]
+        label = f"< {high:g}" if low is None else (f"≥ {low:g}" if high is None else f"{low:g} – {high:g}")
         out.append(("sw", color, f"{label} 万元/亩"))
     return out
 

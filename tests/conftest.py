@@ -18,7 +18,6 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
-
 from dataclasses import dataclass
 
 import pytest

@@ -13,7 +13,7 @@ from hggis.access.policy import Principal, operator
 from hggis.db.session import transaction
 from hggis.idle.cases import Document, transition
 from hggis.idle.scan import run_scan
-from tests.factories import add_park, add_parcel, credit_code, parcel_code
+from tests.factories import add_parcel, add_park, credit_code, parcel_code
 
 D = dt.date
 ADMIN = operator()

@@ -10,12 +10,12 @@ from shapely.geometry import box, mapping
 from sqlalchemy import text
 
 from api.app import create_app
-from hggis.access.policy import POLICY, ROLES, Forbidden, PUBLIC, authorize, matrix_markdown, operator
+from hggis.access.policy import POLICY, PUBLIC, ROLES, Forbidden, authorize, matrix_markdown, operator
 from hggis.config import PROJECT_ROOT
 from hggis.db.session import transaction
 from hggis.parcel_edits import update_parcel
 from tests.access_helpers import make_user
-from tests.factories import HUANGZHOU, add_park, add_parcel, parcel_code, square
+from tests.factories import HUANGZHOU, add_parcel, add_park, parcel_code, square
 
 
 @pytest.fixture
@@ -115,9 +115,9 @@ def test_parcel_write_matrix_in_and_out_of_scope(world):
             principals[user.role + ":" + key] = verify_token(conn, user.token)
     for label, principal in principals.items():
         for code, adcode, park in ((world["hz"], "421102", world["parks"][0]), (world["mc"], "421181", world["parks"][1])):
-            expected = _try(lambda: authorize(principal, "parcels", "write", adcode, park))
+            expected = _try(lambda p=principal, a=adcode, k=park: authorize(p, "parcels", "write", a, k))
 
-            def edit():
+            def edit(principal=principal, code=code):
                 with transaction(engine, principal.actor, "matrix") as conn:
                     version = conn.execute(text("SELECT version FROM parcels WHERE code = :c"), {"c": code}).scalar()
                     update_parcel(conn, principal, code, {"land_use": "0602"}, version, "matrix")

@@ -10,7 +10,6 @@ in NO_ROUTE, and a test checks that the app really offers no such write.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -6,7 +6,6 @@ without touching this file. Path parameters are filled with real keys from the d
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 

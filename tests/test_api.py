@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from hggis.db.session import transaction
-from tests.factories import add_park, add_parcel
+from tests.factories import add_parcel, add_park
 
 
 @pytest.fixture

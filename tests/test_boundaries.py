@@ -19,9 +19,9 @@ from pyproj import Geod
 from shapely.geometry import shape
 from shapely.ops import unary_union
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from hggis.geo import HUANGGANG_BBOX, ellipsoidal_area_m2, wgs84_to_gcj02_arrays
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BOUNDARIES = ROOT / "data" / "boundaries"
 GEOD = Geod(ellps="GRS80")
@@ -91,7 +91,7 @@ def _rings(geom):
 def _paired_rings(committed, source):
     """Yield (committed ring, source ring) with the same vertex order (shells may be reversed)."""
     assert len(committed.geoms) == len(source.geoms)
-    for c, s in zip(_rings(committed), _rings(source)):
+    for c, s in zip(_rings(committed), _rings(source), strict=True):
         assert len(c) == len(s)
         direct = np.abs(c - s).max()
         reverse = np.abs(c[::-1] - s).max()

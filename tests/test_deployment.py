@@ -11,7 +11,6 @@ import yaml
 
 from hggis.config import PROJECT_ROOT
 
-
 PASSWORDS = {"POSTGRES_PASSWORD": "example-secret", "HGGIS_OWNER_PASSWORD": "owner-secret",
              "HGGIS_APP_PASSWORD": "app-secret"}
 

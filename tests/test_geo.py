@@ -13,13 +13,11 @@ References used, none of them the module's own formula re-typed:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from pyproj import CRS, Geod
 from shapely.geometry import Point, Polygon, box
-
 
 from hggis import geo
 from hggis.geo import (
@@ -119,7 +117,7 @@ def test_area_matches_geod_and_equal_area_projection():
     aea = CRS("+proj=aea +lat_1=29.5 +lat_2=31.5 +lat_0=30 +lon_0=115 +ellps=GRS80 +units=m")
     t = transformer(4490, aea)
     xs, ys = t.transform(*sq.exterior.coords.xy)
-    planar = Polygon(zip(xs, ys)).area
+    planar = Polygon(zip(xs, ys, strict=True)).area
     assert area == pytest.approx(planar, rel=1e-6)
     # GK scale at 96 km from the CM (k ≈ 1 + y²/2R²) makes the plane area ~0.023 % larger.
     assert 1e6 / area - 1 == pytest.approx(2.27e-4, abs=0.1e-4)
@@ -140,7 +138,7 @@ def test_web_mercator_inflates_area_by_1_35_at_30_5N():
     cell = box(115.0, 30.5, 115.01, 30.51)
     t = transformer(4490, 3857)
     xs, ys = t.transform(*cell.exterior.coords.xy)
-    ratio = Polygon(zip(xs, ys)).area / ellipsoidal_area_m2(cell)
+    ratio = Polygon(zip(xs, ys, strict=True)).area / ellipsoidal_area_m2(cell)
     assert ratio == pytest.approx(1.35, abs=0.01)
     assert ratio == pytest.approx(1 / math.cos(math.radians(30.505)) ** 2, rel=0.01)
 
@@ -417,7 +415,7 @@ def test_gcj02_round_trip_iterative_and_single_step():
     err_iter = dist_m(lon, lat, wlon, wlat)
     assert err_iter.max() < 0.5
     assert err_iter.max() < 0.001  # in fact sub-millimetre
-    single = np.array([gcj02_to_wgs84_single_step(a, b) for a, b in zip(glon, glat)])
+    single = np.array([gcj02_to_wgs84_single_step(a, b) for a, b in zip(glon, glat, strict=True)])
     err_single = dist_m(lon, lat, single[:, 0], single[:, 1])
     assert err_single.max() > err_iter.max()
     assert err_single.max() > 1.0  # metre-level: the reason for the iterative inverse

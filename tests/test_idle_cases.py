@@ -13,10 +13,10 @@ from hggis.access.policy import Forbidden
 from hggis.db.session import transaction
 from hggis.idle.cases import (
     ACTIONS,
-    allowed_actions,
-    allowed_disposals,
     CaseError,
     IllegalTransition,
+    allowed_actions,
+    allowed_disposals,
     case_history,
     get_case,
     open_case,

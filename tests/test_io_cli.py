@@ -37,10 +37,10 @@ def test_refused_import_exits_1_naming_the_feature(cli, tmp_path):
     shp = write_shapefile(tmp_path / "b.shp", project(geoms, 4547), {"宗地代码": [code(1), code(2)]}, 4547)
     res = cli("import", "parcels", str(shp))
     assert res.exit_code == 1
-    assert f"要素 #1 {code(2)}" in res.stdout and "自相交" in res.stdout
+    assert f"要素 #1 {code(2)}" in res.stderr and "自相交" in res.stderr and res.stdout == ""
     noprj = write_shapefile(tmp_path / "n.shp", project(lots(HUANGZHOU, 1), 4547), {"宗地代码": [code(1)]}, None)
     res = cli("import", "parcels", str(noprj))
-    assert res.exit_code == 1 and "--crs 4547" in res.stdout
+    assert res.exit_code == 1 and "--crs 4547" in res.stderr
 
 
 def test_template_and_figures(cli, tmp_path):
@@ -50,3 +50,20 @@ def test_template_and_figures(cli, tmp_path):
     bad = cli("import", "figures", str(xlsx))
     assert bad.exit_code == 1  # an empty template has no rows to write
     assert cli("import", "template", str(tmp_path / "t.csv")).exit_code == 1
+
+
+def test_quiet_refusal_keeps_the_reason_on_one_stderr_line(cli, tmp_path):
+    geoms = lots(HUANGZHOU, 1) + [bowtie(HUANGZHOU[0] + 0.01, HUANGZHOU[1])]
+    shp = write_shapefile(tmp_path / "q.shp", project(geoms, 4547), {"宗地代码": [code(1), code(2)]}, 4547)
+    res = cli("import", "parcels", str(shp), "--quiet")
+    assert res.exit_code == 1 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "未写入" in lines[0], res.stderr
+
+
+def test_a_refusal_raised_in_the_core_is_one_line_on_stderr(cli):
+    """Commands need not translate hggis's errors: the CLI maps HggisError once."""
+    res = cli("idle", "cases", "show", "999999")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.output

@@ -31,7 +31,7 @@ def parcels(clean_db, tmp_path):
     assert import_parcels(clean_db, CITY_ADMIN, shp).status == "applied"
     with clean_db.begin() as conn:
         add_park(conn, "黄冈高新技术产业开发区", "421102")
-    return dict(zip(codes, geoms))
+    return dict(zip(codes, geoms, strict=True))
 
 
 def _stored(engine) -> dict[str, shapely.Geometry]:
@@ -60,7 +60,7 @@ def test_exports_reimport_to_the_same_geometries(clean_db, parcels, tmp_path, fm
         assert report.crs == f"EPSG:{crs}"
     code_col = "code"
     assert sorted(gdf[code_col]) == sorted(stored)
-    for c, g in zip(gdf[code_col], gdf.geometry):
+    for c, g in zip(gdf[code_col], gdf.geometry, strict=True):
         assert _max_distance_m(g, stored[c]) < 0.01, (c, _max_distance_m(g, stored[c]))
     # Chinese text survives the round trip in every encoding
     assert set(gdf["county"]) == {"黄州区", "黄梅县"}

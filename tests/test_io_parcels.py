@@ -8,8 +8,8 @@ from sqlalchemy import text
 
 from hggis.access.policy import Forbidden, Principal
 from hggis.geo import area_mu
-from hggis.io.parcels_import import ParcelImportOptions, import_parcels
 from hggis.io.importlog import file_checksum
+from hggis.io.parcels_import import ParcelImportOptions, import_parcels
 from tests.factories import add_park
 from tests.io_builders import (
     CITY_ADMIN,
@@ -79,7 +79,7 @@ def test_zone39_unprefixed_in_huangmei_and_wuxue(clean_db, tmp_path):
         by_county = dict(conn.execute(text("SELECT adcode, count(*) FROM parcels GROUP BY adcode")).all())
     assert by_county == {"421127": 3, "421182": 2}
     stored = _stored_areas(clean_db)
-    for c, g in zip(codes, geoms):
+    for c, g in zip(codes, geoms, strict=True):
         assert stored[c] == pytest.approx(area_mu(g), rel=1e-3)
 
 

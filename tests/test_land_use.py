@@ -181,7 +181,7 @@ def test_the_cli_imports_occupancies_from_a_gbk_csv_and_refuses_bad_rows(cli, cl
                      f"{code(9)},{lessee},承租公司,10,租赁\n").encode("gbk"))
     r = cli("import", "occupancies", str(bad))
     assert r.exit_code == 1
-    assert "第 3 行" in r.stdout and "份额" in r.stdout and "第 4 行" in r.stdout and code(9) in r.stdout
+    assert "第 3 行" in r.stderr and "份额" in r.stderr and "第 4 行" in r.stderr and code(9) in r.stderr
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM occupancies")).scalar_one() == 0
     good = tmp_path / "good.csv"

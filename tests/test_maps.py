@@ -13,12 +13,11 @@ from api.app import create_app
 from api.assets import ASSET_MOUNTS, npm_packages
 from hggis.access.policy import CONFIDENTIAL_FIELDS, PUBLIC, operator
 from hggis.config import Settings
-from hggis.mapdata.common import to_gcj02
+from hggis.mapdata.common import DataNote, to_gcj02
 from hggis.mapdata.land import LandFilter, land_on_offer
 from maps import clusters, evaluation, idle, land
 from maps.assets import LOCAL, UnknownAsset, external_urls, localize
 from maps.base import BasemapError, Header, MapFrame, basemap_from
-from hggis.mapdata.common import DataNote
 from tests.maps_helpers import add_user, load_maps_demo
 
 MAP_PATHS = ["/maps/clusters", "/maps/land", "/maps/evaluation", "/maps/idle"]

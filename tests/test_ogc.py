@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from hggis.db.session import transaction
 from hggis.access.policy import CONFIDENTIAL_FIELDS
+from hggis.db.session import transaction
 from hggis.features import LAYERS
 from hggis.ogc.counting import number_matched
 from hggis.parcels import ParcelInput, create_parcel
@@ -41,7 +41,7 @@ def codes(fc: dict) -> list[str]:
 
 
 def rel(doc: dict, name: str) -> str | None:
-    return next((l["href"] for l in doc["links"] if l["rel"] == name), None)
+    return next((link["href"] for link in doc["links"] if link["rel"] == name), None)
 
 
 def vertices(geometry: dict) -> list[list[float]]:
@@ -54,7 +54,7 @@ def vertices(geometry: dict) -> list[list[float]]:
 def test_landing_page_links_the_api_conformance_and_collections(client):
     r = client.get("/ogc")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
-    by_rel = {l["rel"]: l for l in r.json()["links"]}
+    by_rel = {link["rel"]: link for link in r.json()["links"]}
     assert {"self", "alternate", "service-desc", "service-doc", "conformance", "data"} <= set(by_rel)
     assert by_rel["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
     assert by_rel["data"]["href"].endswith("/ogc/collections")
@@ -105,7 +105,7 @@ def test_collections_for_the_public(client, land):
     minx, miny, maxx, maxy = land_doc["extent"]["spatial"]["bbox"][0]
     assert 114.8 < minx < maxx < 115.7 and 29.8 < miny < maxy < 30.6  # CRS84 lon/lat around the seeded land
     assert land_doc["extent"]["spatial"]["crs"] == CRS84
-    assert {l["rel"] for l in land_doc["links"]} >= {"self", "items"}
+    assert {link["rel"] for link in land_doc["links"]} >= {"self", "items"}
     one = client.get("/ogc/collections/available_land").json()
     assert one["id"] == "available_land" and rel(one, "self").endswith("/ogc/collections/available_land?f=json")
 
@@ -175,7 +175,7 @@ def test_single_item(client, land):
     assert r.headers["content-crs"] == f"<{CRS84}>"
     feature = r.json()
     assert feature["type"] == "Feature" and feature["id"] == land.on_offer[0]
-    assert {l["rel"] for l in feature["links"]} == {"self", "alternate", "collection"}
+    assert {link["rel"] for link in feature["links"]} == {"self", "alternate", "collection"}
     assert client.get("/ogc/collections/available_land/items/421102001001GB99999").status_code == 404
     park = client.get(f"/ogc/collections/parks/items/{land.park_id}").json()
     assert park["id"] == land.park_id and park["properties"]["name"] == "OGC测试园区"
@@ -217,7 +217,7 @@ def test_bbox_crs_4547_finds_the_reference_parcel(client, land):
     r = client.get(url)
     assert r.status_code == 200 and codes(r.json()) == [REF_CODE]
     assert r.headers["content-crs"] == f"<{EPSG.format(4547)}>"
-    next_or_self = [l["href"] for l in r.json()["links"] if l["rel"] == "self"][0]
+    next_or_self = [link["href"] for link in r.json()["links"] if link["rel"] == "self"][0]
     assert "bbox-crs=" in next_or_self and "crs=" in next_or_self
     # the same numbers easting first are outside the area of EPSG:4547: refused with a hint
     swapped = client.get(f"/ogc/collections/available_land/items?bbox={easting - 5},{northing - 5},"

@@ -130,7 +130,7 @@ def _extent(site: dict, sql: str, **params) -> list[list[float]]:  # noqa: ANN00
 
 
 def _close(a: list[list[float]], b: list[list[float]]) -> bool:
-    return all(abs(p - q) < 1e-6 for pa, pb in zip(a, b) for p, q in zip(pa, pb))
+    return all(abs(p - q) < 1e-6 for pa, pb in zip(a, b, strict=True) for p, q in zip(pa, pb, strict=True))
 
 
 MAPS = ["/maps/evaluation", "/maps/idle", "/maps/land"]
@@ -183,9 +183,8 @@ def test_manager_evaluation_legend_names_their_park_value_once(site):
 
 
 def test_tax_classes_of_repeated_values_merge():
-    from maps.evaluation import tax_colors, tax_legend
-
     from hggis.mapdata.evaluation import quantile_breaks
+    from maps.evaluation import tax_colors, tax_legend
 
     assert quantile_breaks([5.36]) == [] and quantile_breaks([5.36, 5.36, 5.36]) == []
     assert tax_legend([], [5.36]) == [("sw", tax_colors([])[0], "5.36 万元/亩")]

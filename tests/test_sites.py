@@ -127,7 +127,7 @@ def test_site_below_min_after_cut_is_dropped_and_a_split_block_becomes_two(clean
 def test_parcel_entirely_inside_a_constraint_is_gone_and_reference_layers_cut_nothing(clean_db):
     with transaction(clean_db, "test", "setup") as conn:
         a = add(conn, gk_box(0, 0, 200, 200))
-        b = add(conn, gk_box(200, 0, 200, 200))
+        add(conn, gk_box(200, 0, 200, 200))  # wholly inside the 基本农田 layer
         add_layer(conn, [gk_box(190, -10, 300, 300)], "基本农田", kind="永久基本农田")
         add_layer(conn, [gk_box(0, 0, 500, 500)], "道路面", kind="道路")  # a reference layer: no cut
     result = _find(clean_db, min_mu=10, max_mu=500)

@@ -11,7 +11,7 @@ from hggis.access.policy import operator
 from hggis.db.session import transaction
 from hggis.terrain.service import import_dem
 from tests.access_helpers import make_user
-from tests.factories import add_park, add_parcel, parcel_code
+from tests.factories import add_parcel, add_park, parcel_code
 from tests.terrain_helpers import PLANE_SLOPE_DEG, dem_from_function
 
 

@@ -17,9 +17,8 @@ from hggis.config import get_settings
 from hggis.db.session import transaction
 from hggis.terrain.dem import DemError, open_dem
 from hggis.terrain.service import import_dem, refresh_terrain, terrain_status
-from hggis.terrain.zonal import ParcelShapes, ZonalAccumulator, zonal_from_files
 from hggis.terrain.slope import write_slope
-from hggis.config import get_settings
+from hggis.terrain.zonal import ParcelShapes, ZonalAccumulator, zonal_from_files
 from tests.factories import HUANGZHOU, add_parcel, square
 from tests.terrain_helpers import (
     PLANE_SLOPE_DEG,

@@ -92,6 +92,7 @@ def login(
             return render(request, "login.html", {"csrf": csrf, "next": _safe_next(next),
                                                   "error": "用户名或密码错误。"}, status_code=401)
         limiter.forget(conn, account=account)
+        assert principal.user_id is not None  # a password sign-in is always a user's
         session_id, _ = start_session(conn, principal.user_id)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(

@@ -20,8 +20,7 @@ from api.deps import Caller, SignedIn, connection, engine
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
-from hggis.idle import cases, flags, listing, rules, scan
-from hggis.idle import deadlines as dl
+from hggis.idle import cases, deadlines as dl, flags, listing, rules, scan
 from hggis.idle.tables import CASE_KINDS, CASE_STATES, DISPOSAL_KINDS, FLAG_STATUSES, RULE_CATEGORIES
 from hggis.inputs import INT4_MAX, MAX_OFFSET, RowId
 

@@ -19,12 +19,12 @@ from sqlalchemy.engine import Connection, Engine
 from api.deps import SignedIn, connection, engine
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
-from hggis.inputs import RowId
 from hggis.idle import documents
 from hggis.idle.document_tables import DOCUMENT_KINDS, SERVICE_METHODS
 from hggis.idle.render_docx import to_docx
 from hggis.idle.render_pdf import to_pdf
 from hggis.idle.tables import DISPOSAL_KINDS
+from hggis.inputs import RowId
 
 router = APIRouter(prefix="/api/idle", tags=["idle land 闲置土地"])
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

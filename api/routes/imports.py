@@ -27,8 +27,8 @@ from hggis.config import get_settings
 from hggis.inputs import RowId
 from hggis.io import uploads
 from hggis.io.export import EXPORT_KINDS, FORMATS, ExportError, export_features, export_layer
-from hggis.io.figures_import import FiguresImportOptions, import_figures
 from hggis.io.facts_import import import_facts
+from hggis.io.figures_import import FiguresImportOptions, import_figures
 from hggis.io.importlog import get_import, list_imports, require_import_right
 from hggis.io.keyed_sheet import SheetImportOptions
 from hggis.io.occupancies_import import import_occupancies

@@ -105,7 +105,7 @@ def _expected_version(body_version: int | None, if_match: str | None) -> int:
         try:
             return int(if_match.strip().strip('W/').strip('"'))
         except ValueError:
-            raise HTTPException(422, detail=[{"loc": ["header", "If-Match"], "msg": "must be the parcel's version"}])
+            raise HTTPException(422, detail=[{"loc": ["header", "If-Match"], "msg": "must be the parcel's version"}]) from None
     if body_version is None:
         raise HTTPException(428, detail="send the version you edited (If-Match header or version field)")
     return body_version

@@ -19,9 +19,9 @@ from api.deps import connection, engine
 from api.workbench import (
     FormUser,
     PageNotFound,
+    Pager,
     PageRoute,
     PageUser,
-    Pager,
     choice,
     int_param,
     require_grant,
@@ -31,8 +31,7 @@ from api.workbench import (
 from hggis import clock
 from hggis.access.policy import Principal, can, grant
 from hggis.db.session import transaction
-from hggis.idle import cases, deadlines, flags, scan
-from hggis.idle import documents as idle_documents
+from hggis.idle import cases, deadlines, documents as idle_documents, flags, scan
 from hggis.idle.cases import ACTIONS, CaseError, CaseNotFound, IllegalTransition
 from hggis.idle.tables import CASE_KINDS, CASE_STATES
 from hggis.inputs import RowId
@@ -187,7 +186,7 @@ async def step(request: Request, case_id: RowId, action: str, principal: Princip
     form = {k: str(v) for k, v in (await request.form()).items() if k != "csrf"}
     submitted = read_step(action, form)
     errors = dict(submitted.errors)
-    if not errors:
+    if not errors and submitted.on is not None:  # read_step reports a missing date as an error
         try:
             with transaction(db, principal.actor, submitted.reason) as conn:
                 cases.transition(conn, principal, case_id, action, submitted.on, submitted.reason,

@@ -187,6 +187,7 @@ def compare(request: Request, run: str = "", page: str | None = None, principal:
     if not all_runs:
         raise PageNotFound("还没有评价批次：请先运行亩均效益评价")
     chosen = _chosen_run(conn, principal, all_runs, {"run": run})  # no run number: the newest run
+    assert chosen is not None  # all_runs is not empty
     if run.strip() and str(chosen["id"]) != run.strip():
         listed = "、".join(f"#{r['id']}" for r in all_runs)
         raise PageNotFound(f"没有评价批次 {run}（现有批次：{listed}）")
@@ -241,7 +242,7 @@ def _models_page(request: Request, conn: Connection, principal: Principal, versi
     return show(request, conn, "wb_models.html", {
         "versions": versions, "base": base, "params": params, "group_labels": GROUP_LABELS,
         "may_write": grant(principal, "evaluation_models", "write") is not None,
-        "values": values or (model_form_values(base, params) if base else {}), "errors": errors or {},
+        "values": values or (model_form_values(base, params) if base and params else {}), "errors": errors or {},
         "created": request.query_params.get("created"),
     }, status_code=status_code)
 

@@ -13,22 +13,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import connection, engine
 from api.routes.imports import FIGURE_SUFFIXES, SPATIAL_SUFFIXES, upload_limit
-from api.workbench import FormUser, PageNotFound, PageRoute, PageUser, Pager, choice, int_param, see_other, show
+from api.workbench import FormUser, PageNotFound, Pager, PageRoute, PageUser, choice, int_param, see_other, show
 from hggis.access.policy import Principal
 from hggis.db.models import PARCEL_STATUSES
 from hggis.inputs import RowId
 from hggis.io.facts_import import import_facts
+from hggis.io.fieldmap import DEFAULTS
 from hggis.io.figures_import import FiguresImportOptions, import_figures
 from hggis.io.importlog import get_import, list_imports, require_import_right
 from hggis.io.keyed_sheet import SheetImportOptions
 from hggis.io.occupancies_import import import_occupancies
 from hggis.io.parcels_import import ParcelImportOptions, import_parcels
-from hggis.io.fieldmap import DEFAULTS
 from hggis.io.report_text import KIND_TEXT
 from hggis.workbench import staging
 
@@ -109,9 +109,9 @@ def _run(db: Engine, principal: Principal, item: staging.Staged, dry_run: bool) 
     if item.kind in SHEET_IMPORTS:
         sheet_opts = SheetImportOptions(dry_run=dry_run, file_name=item.file_name, encoding=o.get("encoding") or None)
         return SHEET_IMPORTS[item.kind](db, principal, item.path, sheet_opts)
-    opts = FiguresImportOptions(skip_bad=bool(o.get("skip_bad")), dry_run=dry_run, file_name=item.file_name,
+    figure_opts = FiguresImportOptions(skip_bad=bool(o.get("skip_bad")), dry_run=dry_run, file_name=item.file_name,
                                 encoding=o.get("encoding") or None)
-    return import_figures(db, principal, item.path, opts)
+    return import_figures(db, principal, item.path, figure_opts)
 
 
 @router.post("/imports/upload")
@@ -135,7 +135,7 @@ async def upload(
         "encoding": choice(encoding, {e for e, _ in ENCODING_CHOICES}, ""),
         "status": choice(status, PARCEL_STATUSES, "reserve"), "fix": fix == "1", "skip_bad": skip_bad == "1",
     }
-    values = {"kind": kind, **{k: ("1" if v is True else "" if v is False else v) for k, v in options.items()}}
+    values = {"kind": kind, **{k: ("1" if v is True else "" if v is False else str(v)) for k, v in options.items()}}
     if file is None or not file.filename:
         with db.connect() as conn:
             return show(request, conn, "wb_imports.html",

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from api.deps import Caller, connection, engine
 from api.nav import maps_href
-from api.workbench import FormUser, PageNotFound, PageRoute, Pager, int_param, see_other, show
+from api.workbench import FormUser, PageNotFound, Pager, PageRoute, int_param, see_other, show
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction

@@ -124,7 +124,7 @@ def reserves(request: Request, principal: Principal = PageUser, conn: Connection
             try:
                 found = find_sites(conn, principal, query)
             except InvalidRequest as exc:
-                field = {"near": "near_park", "max_slope_deg": "max_slope"}.get(exc.field, exc.field)
+                field = {"near": "near_park", "max_slope_deg": "max_slope"}.get(exc.field or "", exc.field or "_form")
                 errors[field if field in FORM_FIELDS else "_form"] = site_reason(exc.reason)
     scale = max([r.target_max_mu or 0 for r in ledger.rows] + [r.reserve_mu for r in ledger.rows] + [1])
     sites_geojson = None

@@ -51,7 +51,7 @@ def _query(params: dict[str, str | None], options: dict[str, Any]) -> SearchQuer
     return SearchQuery(
         q=(params.get("q") or "")[:100],
         adcode=choice(params.get("adcode"), {a for a, _ in options["counties"]}),
-        park_id=int(park) if park in {k for k, _ in options["parks"]} else None,
+        park_id=int(park) if park is not None and park in {k for k, _ in options["parks"]} else None,
         status=choice(params.get("status"), PARCEL_STATUSES),
         sort=choice(params.get("sort"), SORTS, "code") or "code",
         direction=choice(params.get("dir"), DIRECTIONS, "asc") or "asc",
@@ -66,7 +66,7 @@ def _links(query: SearchQuery) -> dict[str, Any]:
 @router.get("/search")
 def search(request: Request, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     options = filter_options(conn, principal)
-    params = dict(request.query_params)
+    params: dict[str, str | None] = dict(request.query_params)
     query = _query(params, options)
     page = int_param(params.get("page"), 1)
     errors: dict[str, str] = {}
@@ -77,7 +77,7 @@ def search(request: Request, principal: Principal = PageUser, conn: Connection =
             page = (result["total"] - 1) // PAGE_SIZE + 1
             result = search_parcels(conn, principal, query, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     except SearchError as exc:
-        errors[exc.field] = exc.reason
+        errors[exc.field or "q"] = exc.reason
     keep = _links(query)
     pager = Pager(page, PAGE_SIZE, result["total"], "/search", query_pairs(keep))
     sort_links = {
@@ -95,7 +95,7 @@ def search(request: Request, principal: Principal = PageUser, conn: Connection =
 @router.get("/search/export")
 def export(request: Request, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     options = filter_options(conn, principal)
-    params = dict(request.query_params)
+    params: dict[str, str | None] = dict(request.query_params)
     query = _query(params, options)
     fmt = choice(params.get("format"), ("csv", "xlsx", "shp", "gpkg"), "csv")
     rows = search_rows(conn, principal, query)

@@ -8,9 +8,8 @@ once, in the response to the post that created it, and never again.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
-
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
-from shapely.geometry.polygon import orient
 from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -1,10 +1,10 @@
 """Who may see and change what: principals, the policy matrix, scope checks, tokens."""
 
 from hggis.access.policy import (
+    PUBLIC,
     ROLES,
     Forbidden,
     Principal,
-    PUBLIC,
     authorize,
     can,
     scope_clause,

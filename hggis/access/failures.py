@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from hggis.access.tables import AuthFailure
+from hggis.db.models import table_of
 
 ADDRESS, ACCOUNT = "address", "account"
 
@@ -43,7 +44,7 @@ class FailureLimiter:
         return func.now() - dt.timedelta(seconds=self.window_s)
 
     def _count(self, conn: Connection, kind: str, subject: str) -> int:
-        f = AuthFailure.__table__
+        f = table_of(AuthFailure)
         return conn.execute(
             select(func.count()).where(f.c.kind == kind, f.c.subject == subject, f.c.failed_at > self._since())
         ).scalar_one()
@@ -59,7 +60,7 @@ class FailureLimiter:
 
         The caller's transaction must commit even though the request itself is refused.
         """
-        f = AuthFailure.__table__
+        f = table_of(AuthFailure)
         rows = [{"kind": ADDRESS, "subject": address}]
         if account is not None:
             rows.append({"kind": ACCOUNT, "subject": _account_key(account)})
@@ -68,7 +69,7 @@ class FailureLimiter:
 
     def forget(self, conn: Connection, address: str | None = None, account: str | None = None) -> None:
         """Clear the counters of an address and/or account (all of them when both are None)."""
-        f = AuthFailure.__table__
+        f = table_of(AuthFailure)
         if address is None and account is None:
             conn.execute(delete(f))
             return

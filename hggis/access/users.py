@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import ROLES, Principal, authorize
 from hggis.access.tables import ApiToken, User, WebSession
+from hggis.db.models import table_of
 from hggis.errors import Invalid
 
 TOKEN_PREFIX = "hggis_"
@@ -42,7 +43,7 @@ class IssuedToken:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _principal(row) -> Principal:  # noqa: ANN001
@@ -156,7 +157,7 @@ def verify_token(conn: Connection, token: str) -> Principal | None:
     """The token's user, or None if the token is malformed, unknown, expired or revoked."""
     if not token.startswith(TOKEN_PREFIX) or token.count("_") < 2 or len(token) > 200:
         return None
-    t, u = ApiToken.__table__, User.__table__
+    t, u = table_of(ApiToken), table_of(User)
     row = conn.execute(
         select(t.c.id.label("token_id"), u)
         .join_from(t, u, u.c.id == t.c.user_id)
@@ -247,7 +248,7 @@ def end_session(conn: Connection, session_id: str) -> None:
 
 def end_user_sessions(conn: Connection, uid: int) -> int:
     """End every live web session of a user; returns how many."""
-    s = WebSession.__table__
+    s = table_of(WebSession)
     return conn.execute(
         update(s).where(s.c.user_id == uid, s.c.revoked_at.is_(None)).values(revoked_at=func.now())
     ).rowcount

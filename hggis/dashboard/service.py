@@ -124,10 +124,10 @@ def _area(conn: Connection, principal: Principal, scope: str) -> tuple[str, list
                             .order_by(County.adcode)).all()
         return "、".join(r.name for r in rows), [r.adcode for r in rows]
     if scope == "park":
-        rows = conn.execute(select(Park.name, County.adcode, County.name.label("county"))
+        park_rows = conn.execute(select(Park.name, County.adcode, County.name.label("county"))
                             .join(County, County.adcode == Park.adcode)
                             .where(Park.id.in_(sorted(principal.parks))).order_by(Park.adcode, Park.name)).all()
-        return "、".join(f"{r.name}（{r.county}）" for r in rows), sorted({r.adcode for r in rows})
+        return "、".join(f"{r.name}（{r.county}）" for r in park_rows), sorted({r.adcode for r in park_rows})
     return "全市", []
 
 
@@ -247,13 +247,14 @@ def _reserve(conn: Connection, principal: Principal, targets: dict[tuple[str, st
     if scope == "park":
         for r in rows:
             low = r["target_min"]
-            r["share_of_county_pct"] = round(r["reserve_mu"] / low * 100, 1) if low else None
+            reserve_mu = float(r["reserve_mu"] or 0)
+            r["share_of_county_pct"] = round(reserve_mu / float(low) * 100, 1) if low else None
             r["status"], r["gap_mu"] = None, None
             r["status_label"] = "计入所在县目标" + (f"（占下限 {r['share_of_county_pct']}%）"
                                                   if r["share_of_county_pct"] is not None else "")
     return {"source": "标准地储备台账", "rows": rows,
             "within": sum(1 for r in rows if r["status"] == "within") if scope != "park" else None,
-            "total_mu": round(sum(r["reserve_mu"] for r in rows), 1)}
+            "total_mu": round(sum(float(r["reserve_mu"] or 0) for r in rows), 1)}
 
 
 def _projects(conn: Connection, principal: Principal, year: int, shown: list[str] | None = None) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.schema import Table
 
 SRID = 4490
 M2_PER_MU_SQL = "(2000.0 / 3.0)"
@@ -79,6 +80,16 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a declared model, typed as a Table so inserts and updates type-check.
+
+    SQLAlchemy types ``Model.__table__`` as the wider FromClause; every declared model maps one Table.
+    """
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class County(Base):

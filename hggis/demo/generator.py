@@ -38,7 +38,7 @@ import hashlib
 import importlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -473,7 +473,7 @@ def _money(x: float) -> float:
     return round(float(x), 2)
 
 
-def _pick(rng: np.random.Generator, items: tuple | list) -> Any:
+def _pick(rng: np.random.Generator, items: Sequence[Any]) -> Any:
     return items[int(rng.integers(0, len(items)))]
 
 
@@ -667,7 +667,7 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
     kind_p = np.array([p for _, p in GROUP_STATUS_P])
     kind_p = kind_p / kind_p.sum()
     building_groups: list[list[int]] = []
-    segments = []  # stretches of neighbouring lots between reserve lots
+    segments: list[list[int]] = []  # stretches of neighbouring lots between reserve lots
     for seq in serpentine:
         segments.append([])
         for i in seq:
@@ -722,13 +722,15 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
         else:
             f = _pick(rng, producers_by_park[k])
         for i in group:
-            take(f, i, status[i])
+            take(f, i, status[i] or "reserve")
 
     # lessees on ~5 % of producing lots
     occupancy_rows: list[dict[str, Any]] = []
     lessee_of: dict[int, tuple[int, float]] = {}
     for i in range(n):
-        if status[i] == "producing" and not tiny[i] and firms[holder[i]]["kind"] == "producer" and rng.random() < LESSEE_P:
+        owner = holder[i]
+        if (status[i] == "producing" and not tiny[i] and owner is not None and firms[owner]["kind"] == "producer"
+                and rng.random() < LESSEE_P):
             k = int(park_of[i])
             f = new_firm("lessee", k, PARKS[k].adcode, _weighted(rng, PARKS[k].products), None)
             lessee_of[i] = (f, round(float(rng.uniform(0.2, 0.5)) * 20) / 20)
@@ -752,7 +754,7 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
                 return name
         return thousand.get(PRODUCTS[product].industry)
 
-    for f, r in enumerate(firms):
+    for r in firms:
         prod = PRODUCTS[r["product"]]
         if r["start_year"] is None and r["kind"] in ("lessee", "noland"):
             r["start_year"] = start_year_draw()
@@ -799,20 +801,20 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
             "planned_investment": _money(rng.uniform(150.0, 400.0) * a),
         }
 
-    lot_serial_key = {}
+    lot_serial_key: dict[int, str] = {}
     for i, (k, lot) in enumerate(lot_info):
         spec = PARKS[k]
         sub = lot.block + 1
-        key = (spec.key, sub)
-        serial[key] = serial.get(key, 0) + 1
-        lot_serial_key[i] = f"{spec.adcode}{spec.cadastral_district:03d}{sub:03d}GB{serial[key]:05d}"
+        serial_key = (spec.key, sub)
+        serial[serial_key] = serial.get(serial_key, 0) + 1
+        lot_serial_key[i] = f"{spec.adcode}{spec.cadastral_district:03d}{sub:03d}GB{serial[serial_key]:05d}"
 
     first_completion: dict[int, dt.date] = {}
     for i in range(n):
         k = int(park_of[i])
-        st = status[i]
-        f = holder[i]
-        firm = firms[f] if f is not None else None
+        lot_st = status[i]
+        hf = holder[i]
+        firm = firms[hf] if hf is not None else None
         code = validate_parcel_code(lot_serial_key[i], adcode_of[i])
         rec: dict[str, Any] = {
             "code": code,
@@ -821,8 +823,8 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
             "adcode": adcode_of[i],
             "park": k,
             "land_use": "0601",
-            "status": st,
-            "holder": f,
+            "status": lot_st,
+            "holder": hf,
             "intended_industry": None,
             "contract_kind": None, "contract_no": None, "contract_signed_on": None, "land_price": None,
             "agreed_start_date": None, "agreed_completion_date": None, "planned_investment": None,
@@ -838,18 +840,19 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
             kind = "划拨"
         elif firm is not None and rng.random() < 0.03:
             rec["land_use"] = "0604"  # 仓储用地 held by an industrial firm
-        if st in ("reserve", "on_offer"):
+        if lot_st in ("reserve", "on_offer"):
             prod = PRODUCTS[_weighted(rng, PARKS[k].products)]
             rec["intended_industry"] = prod.industry
             data.control_indicators.append(_control_indicators(rng, i, prod))
-        elif st == "producing":
+        elif lot_st == "producing":
+            assert firm is not None and hf is not None  # producing lots always have a holder
             first = firm["start_year"]
-            if f in first_completion:
+            if hf in first_completion:
                 year = min(2024, first + int(rng.integers(0, 5)))
                 completed = _day(rng, dt.date(year, 1, 1), dt.date(year, 12, 31))
             else:
                 completed = _day(rng, dt.date(first, 1, 10), dt.date(first, 12, 20))
-                first_completion[f] = completed
+                first_completion[hf] = completed
             started = _plus(completed, -rng.uniform(420, 1000))
             agreed_start = _plus(started, -rng.uniform(-30, 200))
             signed = _plus(agreed_start, -rng.uniform(60, 180))
@@ -892,17 +895,17 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
 
     # occupancies: holder share 1, or shared with a lessee
     for i in range(n):
-        f = holder[i]
-        if f is None:
+        hf = holder[i]
+        if hf is None:
             continue
         if i in lessee_of:
             lf, share = lessee_of[i]
-            occupancy_rows.append({"parcel": i, "enterprise": f, "share": round(1 - share, 5), "role": "holder",
+            occupancy_rows.append({"parcel": i, "enterprise": hf, "share": round(1 - share, 5), "role": "holder",
                                    "floor_area_m2": None})
             occupancy_rows.append({"parcel": i, "enterprise": lf, "share": share, "role": "lessee",
                                    "floor_area_m2": round(float(data.parcels[i]["built_footprint_m2"]) * share * 1.5, 1)})
         else:
-            occupancy_rows.append({"parcel": i, "enterprise": f, "share": 1.0, "role": "holder", "floor_area_m2": None})
+            occupancy_rows.append({"parcel": i, "enterprise": hf, "share": 1.0, "role": "holder", "floor_area_m2": None})
     data.occupancies = occupancy_rows
 
     # land per firm: all land held (亩均 denominators) and producing land (drives output)
@@ -973,7 +976,7 @@ def _control_indicators(rng: np.random.Generator, parcel: int, prod: Product) ->
         "tax_per_mu": float(round(rng.uniform(8, 20) * 2) / 2),
         "output_intensity": float(round(rng.uniform(250, 400) / 10) * 10),
         "energy_per_output": round(prod.energy * rng.uniform(0.8, 1.2), 4),
-        "environment_standard": ENVIRONMENT_STANDARDS[prod.industry],
+        "environment_standard": ENVIRONMENT_STANDARDS[prod.industry or ""],
         "building_coverage_min": 30.0,
         "green_ratio_max": 20.0,
         "admin_ratio_max": 7.0,

@@ -22,6 +22,7 @@ import shapely
 from sqlalchemy import LargeBinary, bindparam, func, insert, text
 from sqlalchemy.engine import Connection, Engine
 
+from hggis.db.maintenance import analyze
 from hggis.db.models import (
     Cluster,
     ClusterCounty,
@@ -33,10 +34,9 @@ from hggis.db.models import (
     Occupancy,
     Parcel,
     Park,
+    table_of,
 )
-from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
-from hggis.parcel_integrity import check_candidates, stored_candidates
 from hggis.demo.constraints import add_demo_constraints
 from hggis.demo.generator import (
     BLOCK_ECONOMIES,
@@ -47,6 +47,7 @@ from hggis.demo.generator import (
     block_economy_name,
     generate,
 )
+from hggis.parcel_integrity import check_candidates, stored_candidates
 
 ACTOR = "hggis demo load"
 
@@ -141,23 +142,23 @@ def _geom_insert(table: Any, column: str) -> Any:
 def _write(conn: Connection, data: DemoData, say: Progress) -> None:
     say(f"writing {len(data.parks)} parks and {len(data.clusters)} synthetic clusters")
     park_ids = conn.execute(
-        _geom_insert(Park.__table__, "boundary"),
+        _geom_insert(table_of(Park), "boundary"),
         [{**{k: v for k, v in p.items() if k != "boundary"}, "wkb": shapely.to_wkb(p["boundary"])} for p in data.parks],
     ).scalars().all()
 
-    ct = Cluster.__table__
+    ct = table_of(Cluster)
     new_ids = conn.execute(
         insert(ct).returning(ct.c.id, sort_by_parameter_order=True),
         [{k: c[k] for k in ("name", "tier", "industry_code", "description", "is_synthetic")} for c in data.clusters],
     ).scalars().all()
     conn.execute(
-        insert(ClusterCounty.__table__),
+        insert(table_of(ClusterCounty)),
         [{"cluster_id": cid, "adcode": c["adcode"]} for cid, c in zip(new_ids, data.clusters, strict=True)],
     )
     cluster_id = {name: cid for cid, name in conn.execute(text("SELECT id, name FROM clusters"))}
 
     say(f"writing {len(data.enterprises)} enterprises")
-    et = Enterprise.__table__
+    et = table_of(Enterprise)
     ent_ids = conn.execute(
         insert(et).returning(et.c.id, sort_by_parameter_order=True),
         [
@@ -177,7 +178,7 @@ def _write(conn: Connection, data: DemoData, say: Progress) -> None:
     say(f"writing {len(data.parcels)} parcels")
     skip = {"geom", "area_mu", "park", "holder"}
     parcel_ids = conn.execute(
-        _geom_insert(Parcel.__table__, "geom"),
+        _geom_insert(table_of(Parcel), "geom"),
         [
             {
                 **{k: v for k, v in p.items() if k not in skip},
@@ -192,7 +193,7 @@ def _write(conn: Connection, data: DemoData, say: Progress) -> None:
 
     say(f"writing {len(data.occupancies)} occupancies and {len(data.control_indicators)} control indicators")
     conn.execute(
-        insert(Occupancy.__table__),
+        insert(table_of(Occupancy)),
         [
             {
                 "parcel_id": parcel_ids[o["parcel"]],
@@ -205,17 +206,17 @@ def _write(conn: Connection, data: DemoData, say: Progress) -> None:
         ],
     )
     conn.execute(
-        insert(ControlIndicators.__table__),
+        insert(table_of(ControlIndicators)),
         [{**{k: v for k, v in c.items() if k != "parcel"}, "parcel_id": parcel_ids[c["parcel"]]} for c in data.control_indicators],
     )
 
     say(f"writing {len(data.enterprise_years)} enterprise-years and {len(data.cluster_years)} cluster-years")
     conn.execute(
-        insert(EnterpriseYear.__table__),
+        insert(table_of(EnterpriseYear)),
         [{**{k: v for k, v in y.items() if k != "enterprise"}, "enterprise_id": ent_ids[y["enterprise"]]} for y in data.enterprise_years],
     )
     conn.execute(
-        insert(ClusterYear.__table__),
+        insert(table_of(ClusterYear)),
         [{**{k: v for k, v in y.items() if k != "cluster"}, "cluster_id": cluster_id[y["cluster"]]} for y in data.cluster_years],
     )
 
@@ -257,19 +258,19 @@ def load_demo(engine: Engine, seed: int = 2023, progress: Progress | None = None
         _write(conn, data, say)
         add_demo_constraints(conn, say)
         counts = data.counts()
-        names_by_adcode = dict(conn.execute(text("SELECT adcode, name FROM counties")).all())
+        names_by_adcode: dict[str, str] = {a: n for a, n in conn.execute(text("SELECT adcode, name FROM counties"))}
         reserve = {names_by_adcode[a]: v for a, v in sorted(data.reserve_mu_by_county.items())}
         value = {
             "synthetic": True,
             "seed": seed,
             "generator_version": GENERATOR_VERSION,
-            "loaded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "loaded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "label": LABEL,
             "reference_date": REFERENCE_DATE.isoformat(),
             "counts": counts,
             "reserve_mu_by_county": reserve,
         }
-        conn.execute(insert(DatasetMeta.__table__), [{"key": META_KEY, "value": value}])
+        conn.execute(insert(table_of(DatasetMeta)), [{"key": META_KEY, "value": value}])
         analyze(conn, "parks", "parcels", "enterprises", "enterprise_years", "occupancies")
     say("done")
     return DemoSummary(seed, LOADED, counts, reserve, time.perf_counter() - started)

@@ -399,6 +399,7 @@ def model_create(
 
     engine = ready_engine()
     principal = operator()
+    refusals: tuple[type[BaseException], ...] = (OSError, json.JSONDecodeError, *_errors())
     try:
         if params_file is not None:
             params = json.loads(params_file.read_text(encoding="utf-8"))
@@ -410,7 +411,7 @@ def model_create(
         params = derive_params(params, _parse_set(set_ or []))
         with transaction(engine, principal.actor, reason or f"new evaluation model {name}") as conn:
             new_id = create_model(conn, principal, name, valid_from, params, valid_to, note)
-    except (OSError, json.JSONDecodeError, *_errors()) as exc:
+    except refusals as exc:
         fail(str(exc))
     typer.echo(f"model {new_id} created: {name}, valid {valid_from}–{valid_to or ''}")
 

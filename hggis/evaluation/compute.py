@@ -118,7 +118,7 @@ def _population(frame: pd.DataFrame, params: ModelParams, year: int, quality_rea
     out["size_group"] = np.where(
         out["has_figures"].to_numpy(),
         np.where(group_revenue.to_numpy(dtype=float) >= params.above_size_revenue, "above", "below"),
-        None,
+        np.full(len(out), None, dtype=object),
     )
     prev = out["prev_revenue"].to_numpy(dtype=float)
     out["newly_above"] = (out["size_group"] == "above") & np.isfinite(prev) & (prev < params.above_size_revenue)

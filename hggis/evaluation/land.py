@@ -43,12 +43,12 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import FromClause
 
-from hggis.db.models import Parcel
+from hggis.db.models import Parcel, table_of
 from hggis.evaluation.frames import read_columns
 from hggis.evaluation.model import FIGURES, ModelParams
 from hggis.land_uses import land_uses_in_year
 
-PARCELS = Parcel.__table__
+PARCELS = table_of(Parcel)
 
 FIGURE_COLUMNS = tuple(FIGURES)
 

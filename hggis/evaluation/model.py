@@ -204,7 +204,7 @@ class ModelParams(_Strict):
     """Everything a run needs to know besides the data."""
 
     indicators: dict[SizeGroup, list[Indicator]] = Field(
-        default_factory=lambda: {"above": _above_default(), "below": _below_default()}
+        default_factory=lambda: {"above": _above_default(), "below": _below_default()}  # type: ignore[arg-type]
     )
     benchmark_mode: Literal["regional", "fixed"] = "regional"
     score_cap: float = Field(default=2.0, gt=0)
@@ -253,7 +253,7 @@ class ModelParams(_Strict):
         if codes != list(GRADED_CLASSES):
             raise ValueError("quotas: exactly A, B, C, D in this order")
         shares = [q.cumulative for q in self.quotas]
-        if any(b < a for a, b in zip(shares, shares[1:])) or shares[-1] != 1.0:
+        if any(b < a for a, b in zip(shares, shares[1:], strict=False)) or shares[-1] != 1.0:
             raise ValueError("quotas: cumulative shares must not decrease and D must end at 1.0")
         if self.score_floor >= self.score_cap:
             raise ValueError("score_floor must be below score_cap")

@@ -80,14 +80,14 @@ def _num(v: Any) -> float | None:
 
 
 def _names(conn: Connection) -> tuple[dict[str, str], dict[int, str], dict[str, str]]:
-    counties = dict(conn.execute(text("SELECT adcode, name FROM counties")).all())
-    parks = dict(conn.execute(text("SELECT id, name FROM parks")).all())
-    industries = dict(conn.execute(text("SELECT code, name FROM industries")).all())
+    counties: dict[str, str] = {a: n for a, n in conn.execute(text("SELECT adcode, name FROM counties"))}
+    parks: dict[int, str] = {i: n for i, n in conn.execute(text("SELECT id, name FROM parks"))}
+    industries: dict[str, str] = {c: n for c, n in conn.execute(text("SELECT code, name FROM industries"))}
     return counties, parks, industries
 
 
 def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelParams, principal: Principal,
-           benchmarks: list[Any]) -> None:
+           benchmarks: Sequence[Any]) -> None:
     ws.title = "封面"
     ws["A1"] = f"黄冈市{run['year']}年度工业企业亩均效益综合评价"
     ws["A1"].font = TITLE
@@ -122,7 +122,7 @@ def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelPa
     ]
     start = row + 1
     _table(ws, ["项目", "内容"], [(k, v) for k, v, _ in facts], [None, None], start_row=start)
-    for i, (_, v, fmt) in enumerate(facts, start=start + 1):
+    for i, (_, _value, fmt) in enumerate(facts, start=start + 1):
         if fmt:
             ws.cell(row=i, column=2).number_format = fmt
     row = start + len(facts) + 2
@@ -152,7 +152,7 @@ def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelPa
 
 
 def _group_sheet(wb: Workbook, conn: Connection, run: dict[str, Any], params: ModelParams, group: str,
-                 rows: list[Any], names: tuple[dict, dict, dict], year_policies: dict[str, list[dict]]) -> None:
+                 rows: Sequence[Any], names: tuple[dict, dict, dict], year_policies: dict[str, list[dict]]) -> None:
     counties, parks, industries = names
     ws = wb.create_sheet(SHEET_GROUP[group])
     inds = params.group_indicators(group)

@@ -208,6 +208,7 @@ def _write(conn: Connection, run_id: int, ev: Evaluation) -> None:
         {"run": run_id, "reasons": list(compute.REASON_CODES), "classes": list(CLASS_CODES)},
     )
     _write_land(conn, run_id, ev)
+    assert ev.scored is not None  # a run always scores, even an empty year
     bench = ev.scored.benchmarks.copy()
     bench["run_id"] = run_id
     write_frame(conn, "evaluation_benchmarks", bench, BENCH_COLUMNS)
@@ -429,7 +430,9 @@ def compare_runs(
         changes.append(item)
         if r.class_to == "D":
             to_d.append(item)
-    years = dict(conn.execute(text("SELECT id, year FROM evaluation_runs WHERE id IN (:a, :b)"), {"a": a, "b": b}).all())
+    years: dict[int, int] = {
+        i: y for i, y in conn.execute(text("SELECT id, year FROM evaluation_runs WHERE id IN (:a, :b)"), {"a": a, "b": b})
+    }
     return {
         "run_from": a, "run_to": b, "year_from": years[a], "year_to": years[b],
         "transitions": matrix, "changes": changes, "moved_to_d": to_d,

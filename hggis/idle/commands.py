@@ -30,19 +30,18 @@ def _day(value: dt.datetime | None) -> dt.date:
 
 
 def _errors() -> tuple[type[Exception], ...]:
-    from hggis.access.policy import Forbidden
-    from hggis.idle.cases import CaseError, CaseNotFound
-    from hggis.idle.rules import RuleError
-    from hggis.idle.scan import ScanError
-
-    return (CaseError, CaseNotFound, RuleError, ScanError, Forbidden, LookupError, ValueError)
+    """Library refusals (dates, JSON) that are not hggis's own; hggis's own rise to the CLI's one map."""
+    return (LookupError, ValueError)
 
 
 def _run(work: Callable[[], T]) -> T:
     from hggis.cli import fail
+    from hggis.errors import HggisError
 
     try:
         return work()
+    except HggisError:
+        raise
     except _errors() as exc:
         fail(str(exc).splitlines()[0])
         raise  # unreachable: fail exits

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 from hggis import clock
 from hggis.access.policy import Principal, authorize
 from hggis.config import get_settings
-from hggis.db.models import County, Enterprise, Park, Parcel
+from hggis.db.models import County, Enterprise, Parcel, Park, table_of
 from hggis.db.session import set_actor
 from hggis.idle.calendar import add_working_days, due_within
 from hggis.idle.cases import (
@@ -49,7 +49,13 @@ from hggis.idle.cases import (
     _check_disposal_allowed,
     _idle_since,
 )
-from hggis.idle.document_tables import DOCUMENT_KINDS, SERVICE_METHODS, IdleDocument, IdleDocumentOffice, IdleDocumentSequence
+from hggis.idle.document_tables import (
+    DOCUMENT_KINDS,
+    SERVICE_METHODS,
+    IdleDocument,
+    IdleDocumentOffice,
+    IdleDocumentSequence,
+)
 from hggis.idle.parcel_map import map_snapshot
 from hggis.idle.rules import rule_set_in_force
 from hggis.idle.tables import TERMINAL_STATES, IdleCase
@@ -121,8 +127,8 @@ class Service:
 
 
 def _facts(conn: Connection, case_id: int, lock: bool = False) -> Any:
-    c, p, co, k, e, o = (IdleCase.__table__, Parcel.__table__, County.__table__, Park.__table__,
-                         Enterprise.__table__, IdleDocumentOffice.__table__)
+    c, p, co, k, e, o = (table_of(IdleCase), table_of(Parcel), table_of(County), table_of(Park),
+                         table_of(Enterprise), table_of(IdleDocumentOffice))
     query = (
         select(
             c.c.id, c.c.parcel_id, c.c.kind.label("case_kind"), c.c.rule_code, c.c.basis, c.c.state, c.c.opened_on,
@@ -150,7 +156,7 @@ def _facts(conn: Connection, case_id: int, lock: bool = False) -> Any:
 
 
 def _documents(conn: Connection, case_id: int) -> list[Any]:
-    d = IdleDocument.__table__
+    d = table_of(IdleDocument)
     return list(conn.execute(select(d).where(d.c.case_id == case_id).order_by(d.c.id)))
 
 
@@ -229,10 +235,10 @@ def _computed_idle_since(conn: Connection, f: Any, on: dt.date) -> dt.date | Non
 
 def next_serial(conn: Connection, adcode: str, year: int) -> int:
     """The office-year's next serial: one atomic upsert, so concurrent issuers queue on the row."""
-    s = IdleDocumentSequence.__table__
-    stmt = insert(s).values(adcode=adcode, year=year, last_serial=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[s.c.adcode, s.c.year],
-                                      set_={"last_serial": s.c.last_serial + 1}).returning(s.c.last_serial)
+    s = table_of(IdleDocumentSequence)
+    upsert = insert(s).values(adcode=adcode, year=year, last_serial=1)
+    stmt = upsert.on_conflict_do_update(index_elements=[s.c.adcode, s.c.year],
+                                        set_={"last_serial": s.c.last_serial + 1}).returning(s.c.last_serial)
     return conn.execute(stmt).scalar_one()
 
 
@@ -473,7 +479,7 @@ def issue_document(
     number = format_number(f.code_prefix, on.year, serial)
     content = build_content(conn, kind, f, docs, number, on, recipient, params)
     due_on, due_kind = deadline_after_service(conn, kind, service.served_on) if service else (None, None)
-    d = IdleDocument.__table__
+    d = table_of(IdleDocument)
     doc_id = conn.execute(
         d.insert().values(
             case_id=case_id, kind=kind, adcode=f.adcode, year=on.year, serial=serial, number=number, issued_on=on,
@@ -496,7 +502,7 @@ def serve_document(conn: Connection, principal: Principal, case_id: int, doc_id:
     f = _facts(conn, case_id, lock=True)
     authorize(principal, "idle_cases", "write", f.adcode, f.park_id)
     set_actor(conn, principal.actor, reason)
-    d = IdleDocument.__table__
+    d = table_of(IdleDocument)
     doc = conn.execute(select(d).where(d.c.id == doc_id, d.c.case_id == case_id)).first()
     if doc is None:
         raise CaseNotFound(f"no document {doc_id} on case {case_id}")
@@ -524,7 +530,7 @@ OFFICE_FIELDS = ("office_name", "code_prefix", "gk_epsg", "address", "phone")
 
 
 def list_offices(conn: Connection) -> list[dict[str, Any]]:
-    o, co = IdleDocumentOffice.__table__, County.__table__
+    o, co = table_of(IdleDocumentOffice), table_of(County)
     rows = conn.execute(select(o, co.c.name.label("county")).join(co, co.c.adcode == o.c.adcode).order_by(o.c.adcode))
     return [dict(r._mapping) for r in rows]
 
@@ -547,7 +553,7 @@ def update_office(conn: Connection, principal: Principal, adcode: str, changes: 
     if "gk_epsg" in changes and changes["gk_epsg"] not in (4526, 4527, 4547, 4548):
         raise CaseError("gk_epsg: 须为 CGCS2000 3°带第38、39带之一（4526、4527 带号；4547、4548 不带号）")
     set_actor(conn, principal.actor, reason)
-    o = IdleDocumentOffice.__table__
+    o = table_of(IdleDocumentOffice)
     done = conn.execute(o.update().where(o.c.adcode == adcode).values(**changes, version=o.c.version + 1))
     if done.rowcount == 0:
         raise CaseNotFound(f"no document office for county {adcode}")
@@ -575,7 +581,7 @@ def get_document(conn: Connection, principal: Principal, case_id: int, doc_id: i
                  with_content: bool = False) -> dict[str, Any]:
     f = _facts(conn, case_id)
     authorize(principal, "idle_cases", "read", f.adcode, f.park_id)
-    d = IdleDocument.__table__
+    d = table_of(IdleDocument)
     row = conn.execute(select(d).where(d.c.id == doc_id, d.c.case_id == case_id)).first()
     if row is None:
         raise CaseNotFound(f"no document {doc_id} on case {case_id}")

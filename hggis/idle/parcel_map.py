@@ -23,7 +23,7 @@ from shapely.geometry.polygon import orient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from hggis.db.models import Parcel
+from hggis.db.models import Parcel, table_of
 
 NEIGHBOUR_DISTANCE_M = 50.0  # neighbours drawn and labelled: live parcels within this distance
 MAX_CORNERS = 60  # corners listed in the table; the rest are in the 界址点成果表
@@ -46,7 +46,7 @@ def _rings(geom: BaseGeometry, epsg: int) -> list[list[list[float]]]:
         if not isinstance(poly, Polygon):
             continue
         for ring in (poly.exterior, *poly.interiors):
-            xs, ys = t.transform(*zip(*ring.coords, strict=True))
+            xs, ys = t.transform([c[0] for c in ring.coords], [c[1] for c in ring.coords])
             out.append([[round(x, 2), round(y, 2)] for x, y in zip(xs, ys, strict=True)])
     return out
 
@@ -56,7 +56,8 @@ def corners(geom: BaseGeometry, epsg: int) -> list[dict[str, Any]]:
     t = _transformer(epsg)
     polys = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon)]
     poly = orient(max(polys, key=lambda g: g.area), sign=-1.0)  # clockwise exterior
-    xs, ys = t.transform(*zip(*poly.exterior.coords[:-1], strict=True))
+    ring = poly.exterior.coords[:-1]
+    xs, ys = t.transform([c[0] for c in ring], [c[1] for c in ring])
     pts = list(zip(xs, ys, strict=True))
     start = max(range(len(pts)), key=lambda i: pts[i][1] - pts[i][0])  # north-west-most
     ordered = pts[start:] + pts[:start]
@@ -65,7 +66,7 @@ def corners(geom: BaseGeometry, epsg: int) -> list[dict[str, Any]]:
 
 def map_snapshot(conn: Connection, parcel_id: int, epsg: int) -> dict[str, Any]:
     """The parcel, its live neighbours within NEIGHBOUR_DISTANCE_M and its corners, in ``epsg``."""
-    p = Parcel.__table__
+    p = table_of(Parcel)
     n = p.alias("n")
     row = conn.execute(
         select(p.c.code, func.ST_AsBinary(p.c.geom).label("wkb"), p.c.area_mu).where(p.c.id == parcel_id)

@@ -7,9 +7,7 @@ from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab.graphics.shapes import Drawing as RLDrawing
-from reportlab.graphics.shapes import Polygon as RLPolygon
-from reportlab.graphics.shapes import String
+from reportlab.graphics.shapes import Drawing as RLDrawing, Polygon as RLPolygon, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.pagesizes import A4

@@ -22,6 +22,23 @@ export_app = typer.Typer(
 )
 
 
+def _print_report(report: Any, text: str, as_json: bool, quiet: bool = False) -> None:
+    """An import's report: stdout when it wrote (or would write) the data, stderr with exit 1 when refused.
+
+    --quiet keeps one line, and for a refusal that line is the reason, not the last row listed.
+    """
+    refused = report.status == "refused"
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str))
+    elif quiet:
+        reason = getattr(report, "error", None) if refused else None
+        typer.echo(f"error: {reason}" if reason else text.splitlines()[-1], err=refused)
+    else:
+        typer.echo(text, err=refused)
+    if refused:
+        raise typer.Exit(1)
+
+
 def _fail(message: str) -> None:
     from hggis.cli import fail
 
@@ -61,7 +78,7 @@ class _Bar:
                 console=Console(stderr=True), transient=True,
             )
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         if self.progress:
             self.progress.__enter__()
         return self
@@ -113,14 +130,7 @@ def import_parcels_cmd(
             report = import_parcels(engine, operator(), file, opts, progress=bar)
     except (Forbidden, ValueError) as exc:
         _fail(str(exc))
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str))
-    elif quiet:
-        typer.echo(parcel_report_text(report).splitlines()[-1])
-    else:
-        typer.echo(parcel_report_text(report))
-    if report.status == "refused":
-        raise typer.Exit(1)
+    _print_report(report, parcel_report_text(report), as_json, quiet)
 
 
 @import_app.command("figures")
@@ -145,12 +155,7 @@ def import_figures_cmd(
         report = import_figures(engine, operator(), file, opts)
     except (Forbidden, ValueError) as exc:
         _fail(str(exc))
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str))
-    else:
-        typer.echo(figures_report_text(report))
-    if report.status == "refused":
-        raise typer.Exit(1)
+    _print_report(report, figures_report_text(report), as_json)
 
 
 def _sheet_import(run: Any, file: Path, as_json: bool) -> None:
@@ -164,12 +169,7 @@ def _sheet_import(run: Any, file: Path, as_json: bool) -> None:
         report = run(_engine(), operator(), file)
     except (Forbidden, ValueError) as exc:
         _fail(str(exc))
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str))
-    else:
-        typer.echo(sheet_report_text(report))
-    if report.status == "refused":
-        raise typer.Exit(1)
+    _print_report(report, sheet_report_text(report), as_json)
 
 
 @import_app.command("occupancies")

@@ -215,13 +215,13 @@ def _layer_query(conn: Connection, principal: Principal, kind: str) -> _Query:
     if kind in ("parcels", "reserves"):
         resource = "parcels" if kind == "parcels" else "reserves"
         layer = LAYERS["parcels"]
-        scope = authorize(principal, resource, "read") if principal.is_public else None
+        public_scope = authorize(principal, resource, "read") if principal.is_public else None
         params: dict[str, Any] = {}
         status_cond = "TRUE"
         if kind == "reserves":
             status_cond = "p.status = ANY(:reserve_statuses)"
             params["reserve_statuses"] = list(RESERVE_STATUSES)
-        if scope == "public":
+        if public_scope == "public":
             # The public layer's own condition (what investors may see) applies as well.
             where = f"{layer.where} AND {status_cond}"
             return _Query(layer.source, layer.geom, dict(layer.public_fields), where, params, layer.order_by)

@@ -22,7 +22,7 @@ from hggis import clock
 from hggis.access.policy import Principal, can
 from hggis.db.expressions import in_array, unnest_table
 from hggis.db.maintenance import analyze
-from hggis.db.models import Parcel
+from hggis.db.models import Parcel, table_of
 from hggis.geo import M2_PER_MU
 from hggis.io import values as V
 from hggis.io.facts import (
@@ -44,7 +44,7 @@ from hggis.io.keyed_sheet import (
 )
 from hggis.parcel_values import footprint_problem, value_problems
 
-PARCELS = Parcel.__table__
+PARCELS = table_of(Parcel)
 SHEET_NAME = "开发建设情况"
 HEADERS: dict[str, list[str]] = {"parcel_code": ["宗地代码", "宗地编码", "宗地号", "ZDDM", "parcel_code"], **FACT_HEADERS}
 AREA_UNITS = (None, "m²", "m2", "平方米", "㎡")
@@ -91,6 +91,8 @@ def _judge(conn: Connection, principal: Principal, rows: list[tuple[int, dict[st
         if p is None or not can(principal, "parcels", "write", p.adcode, p.park_id):
             bad.append(BadCell(number, label, code, "必填" if not code else f"宗地 {code} 不存在或不在您的管辖范围内"))
             continue
+        if code is None:
+            continue  # a row without a code was refused above
         if code in seen:
             bad.append(BadCell(number, label, code, f"与第 {seen[code]} 行重复"))
             continue

@@ -153,10 +153,10 @@ def resolve_columns(
         if fld in columns:
             continue
         for name in names:
-            col = by_norm.get(_norm(split_header(name)[0])) or by_norm.get(_norm(name))
-            if col is not None and col not in used:
-                columns[fld] = col
-                used.add(col)
+            found = by_norm.get(_norm(split_header(name)[0])) or by_norm.get(_norm(name))
+            if found is not None and found not in used:
+                columns[fld] = found
+                used.add(found)
                 break
     # A DBF cuts names at 10 bytes: "宗地代\ufffd" (UTF-8 cut mid-character) or "宗地代码面" stand
     # for a longer candidate; match a cut column when it is a prefix of exactly one candidate name.

@@ -32,9 +32,9 @@ from hggis.db.session import transaction
 from hggis.enterprises import ENTERPRISES, name_is_pending
 from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
-from hggis.io.sheets import BadCell, SheetFileError, col_letter as _col_letter, read_sheet
 from hggis.io.fieldmap import UNIT_FACTORS, candidates, resolve_columns, split_header
 from hggis.io.importlog import file_checksum, import_reason, record_import, require_import_right, running_import
+from hggis.io.sheets import BadCell, SheetFileError, col_letter as _col_letter, read_sheet
 
 SHEET_NAME = "企业年度数据"
 FIRST_YEAR = 1990
@@ -465,7 +465,7 @@ def _import_figures(engine: Engine, principal: Principal, p: Path, opts: Figures
             report.good_rows = len(good)
             report.adcodes = sorted({r.adcode for r in rows if r.adcode})
             report.new_enterprises = sorted(
-                ({"credit_code": r.code, "name": r.name or "", "adcode": r.adcode or ""}
+                ({"credit_code": r.code or "", "name": r.name or "", "adcode": r.adcode or ""}
                  for r in {r.code: r for r in good if r.enterprise_id is None}.values()),
                 key=lambda d: d["credit_code"],
             )
@@ -485,7 +485,7 @@ def _import_figures(engine: Engine, principal: Principal, p: Path, opts: Figures
             report.enterprises_created = len(created)
             for r in good:
                 if r.enterprise_id is None:
-                    r.enterprise_id = created[r.code]
+                    r.enterprise_id = created[r.code or ""]
             fields = [f for f in STORED if f in cols]
             report.inserted, report.updated = _upsert_years(conn, good, fields)
             report.unchanged = len(good) - report.inserted - report.updated

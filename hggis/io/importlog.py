@@ -26,11 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
+from hggis.db.models import table_of
 from hggis.db.session import set_actor
 from hggis.io.tables import ImportRun
 
 log = logging.getLogger(__name__)
-IMPORTS = ImportRun.__table__
+IMPORTS = table_of(ImportRun)
 # Namespace (first key) of the advisory locks running imports hold; the second key is the run's id.
 RUN_LOCK_CLASS = 0x494D50  # "IMP"
 _PG_LOCKS = table("pg_locks", column("locktype"), column("database"), column("classid"), column("objid"),

@@ -27,6 +27,7 @@ from hggis.identifiers import validate_credit_code
 from hggis.io import values as V
 from hggis.io.keyed_sheet import (
     BadCell,
+    Parser,
     Refused,
     SheetColumn,
     SheetImportOptions,
@@ -107,7 +108,7 @@ def _date(raw: Any, _col: SheetColumn) -> dt.date | None:
         raise ValueError(f"日期不可识别（{why}）")
     return value
 
-PARSERS = {"parcel_code": _code, "credit_code": _credit, "name": _text, "share": _share,
+PARSERS: dict[str, Parser] = {"parcel_code": _code, "credit_code": _credit, "name": _text, "share": _share,
            "floor_area_m2": _floor_area, "role": _role, "valid_from": _date, "valid_to": _date}
 
 def _resolve(conn: Connection, principal: Principal, rows: list[tuple[int, dict[str, Any]]],
@@ -174,7 +175,7 @@ def _register_enterprises(conn: Connection, rows: list[dict[str, Any]]) -> None:
                                               "adcode": r["adcode"], "park_id": r["park_id"]})
     if not new:
         return
-    ids = dict(conn.execute(
+    ids: dict[str, int] = dict(conn.execute(
         insert(ENTERPRISES).returning(ENTERPRISES.c.credit_code, ENTERPRISES.c.id), list(new.values())
     ).all())
     for r in rows:

@@ -86,7 +86,7 @@ def write_occupants(conn: Connection, found: dict[int, list[Occupant]], codes: l
     """Upsert the listed users as lessees of the written parcels; {feature: reason} where 100 % is exceeded."""
     if not found:
         return {}
-    wanted = sorted({codes[i] for i in found if codes[i]})
+    wanted = sorted({c for i in found if (c := codes[i])})
     parcels = {p.code: p for p in conn.execute(
         select(PARCELS.c.id, PARCELS.c.code, PARCELS.c.adcode, PARCELS.c.park_id).where(in_array(PARCELS.c.code, wanted)))}
     credits = sorted({u.credit_code for users in found.values() for u in users})
@@ -94,7 +94,7 @@ def write_occupants(conn: Connection, found: dict[int, list[Occupant]], codes: l
                               .where(in_array(ENTERPRISES.c.credit_code, credits))).all())
     rows = []
     for i, users in found.items():
-        p = parcels[codes[i]]  # type: ignore[index]
+        p = parcels[codes[i] or ""]
         for u in users:
             rows.append({"row": i, "parcel_id": p.id, "parcel_code": p.code, "adcode": p.adcode, "park_id": p.park_id,
                          "credit_code": u.credit_code, "name": u.name or PENDING_NAME_PREFIX + u.credit_code,

@@ -328,6 +328,7 @@ def _stage(conn: Connection, rows: pd.DataFrame, progress: Progress | None) -> N
     """COPY the prepared rows into the TEMP staging table, in CSV chunks (no per-row Python)."""
     conn.execute(text(_STAGE_DDL.format(facts=", ".join(f"{f} {t}" for f, t in FACT_SQL_TYPES.items()))))
     raw = conn.connection.driver_connection
+    assert raw is not None  # a live psycopg connection
     total = len(rows)
     cols = list(STAGE_COLUMNS)
     frame = rows[cols]
@@ -435,11 +436,11 @@ def _resolve_links(conn: Connection, principal: Principal, report: ParcelImportR
     report.holders_registered = _register_holders(conn)
     conn.execute(
         text(
-            """
+            f"""
             UPDATE io_stage s SET holder_id = e.id
             FROM (SELECT name, min(id) AS id FROM enterprises WHERE {scope_sql} GROUP BY name HAVING count(*) = 1) e
             WHERE s.holder_id IS NULL AND s.holder_name IS NOT NULL AND e.name = s.holder_name
-            """.format(scope_sql=scope_sql)
+            """
         ),
         scope_params,
     )
@@ -811,7 +812,7 @@ def _check_validity(
             Repair(i, codes[i], round(before, 3), round(after, 3), round(change, 4) if np.isfinite(change) else -1.0, ok)
         )
         if ok:
-            fixed[i] = bytes(wkb)
+            fixed[i] = bytes(wkb or b"")
         else:
             what = "后不再是多边形" if not usable else f"后面积变化 {change:.2f} %"
             _add(problems, i, "geometry",

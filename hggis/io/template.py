@@ -78,7 +78,7 @@ def build_template() -> bytes:
     for header, _w, note in TEMPLATE_COLUMNS:
         info.append([header, note])
     info.append([])
-    info.append(["填写示例（在“%s”表中每行一条）" % SHEET_NAME])
+    info.append([f"填写示例（在“{SHEET_NAME}”表中每行一条）"])
     info.append([h for h, _w, _n in TEMPLATE_COLUMNS])
     info.append(list(EXAMPLE_ROW))
     info.append([])

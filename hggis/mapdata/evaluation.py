@@ -19,7 +19,7 @@ from sqlalchemy.sql import Subquery
 
 from hggis.access.policy import Principal
 from hggis.config import get_settings
-from hggis.db.models import County, Park, Parcel
+from hggis.db.models import County, Parcel, Park, table_of
 from hggis.evaluation.aggregates import read_aggregates
 from hggis.evaluation.model import CLASS_LABELS
 from hggis.evaluation.runs import authorize_read, get_run, result_scope
@@ -105,7 +105,7 @@ def parcel_units(run_id: int) -> Subquery:
     Read from the run's own land rows (one index range of evaluation_land), so the cost
     follows the run's size, not the number of parcels or of stored runs.
     """
-    land = EvaluationLand.__table__
+    land = table_of(EvaluationLand)
     return (
         select(land.c.parcel_id, land.c.enterprise_id)
         .where(land.c.run_id == run_id)
@@ -132,7 +132,7 @@ def _scoped(scope: str, params: dict[str, Any]) -> Any:
     return text(scope).bindparams(**params) if params else text(scope)
 
 
-def inline_parcels(run_id: int, scope: str, params: dict[str, Any]) -> Select[Any]:
+def inline_parcels(run_id: int, scope: str, params: dict[str, Any]) -> Select:
     """The map's parcels as (geometry, properties) rows, with the tile layer's fields."""
     source, p, _r = _unit_sources(run_id)
     props = "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in PARCEL_FIELDS.items()) + ")"

@@ -148,6 +148,8 @@ def _existing_tables(conn: Connection, names: set[str]) -> set[str]:
 def _view(collection: Collection, principal: Principal) -> View | None:
     if grant(principal, collection.resource, "read") is None:
         return None
+    source: Source | None
+    clause: tuple[str, dict[str, Any]]
     if principal.is_public:
         if collection.public is None:
             return None

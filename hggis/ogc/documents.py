@@ -118,7 +118,7 @@ def collection(conn: Connection, principal: Principal, base: str, collection_id:
 
 
 def timestamp() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def items_links(base: str, page: ItemsPage, params: Params, fmt: str) -> list[dict[str, str]]:

@@ -13,20 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float, cast, func, insert, literal, select
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize
 from hggis.config import get_settings
-from hggis.db.models import SRID, Parcel
+from hggis.db.models import SRID, Parcel, table_of
 from hggis.errors import Invalid, NotFound
 from hggis.idle.tables import TERMINAL_STATES, IdleCase
 from hggis.patrol.photos import Photo, PhotoRefused, read_photo
 from hggis.patrol.tables import PATROL_STAGES, Patrol, PatrolPhoto
 
-PATROLS = Patrol.__table__
-PHOTOS = PatrolPhoto.__table__
-PARCELS = Parcel.__table__
-CASES = IdleCase.__table__
+PATROLS = table_of(Patrol)
+PHOTOS = table_of(PatrolPhoto)
+PARCELS = table_of(Parcel)
+CASES = table_of(IdleCase)
 
 
 class PatrolRefused(Invalid):
@@ -46,7 +46,7 @@ class PatrolInput:
     device_lat: float | None = None
 
 
-def _parcel(conn: Connection, code: str) -> Row[Any]:
+def _parcel(conn: Connection, code: str) -> Any:
     row = conn.execute(select(PARCELS.c.id, PARCELS.c.code, PARCELS.c.adcode, PARCELS.c.park_id, PARCELS.c.retired_at)
                        .where(PARCELS.c.code == code.strip().upper())).first()
     if row is None or row.retired_at is not None:

@@ -194,6 +194,7 @@ def target(
     from hggis.reserves.targets import add_target
 
     start = _date(valid_from, "from")
+    assert start is not None  # --from is a required option
     tid = _run(lambda conn, who: add_target(conn, who, min_mu, max_mu, start, edition, county), write=reason)
     typer.echo(f"target {tid}: {min_mu:g}–{max_mu:g} 亩 from {start} ({county or '全部县（市、区）'})")
 

@@ -87,6 +87,7 @@ def target_status(reserve_mu: float, lo: float | None, hi: float | None) -> tupl
 
 def _visible_counties(conn: Connection, principal: Principal, scope: str) -> list[tuple[str, str]]:
     if scope == "all":
+        params: dict[str, Any]
         sql, params = "SELECT adcode, name FROM counties ORDER BY adcode", {}
     elif scope == "county":
         sql, params = "SELECT adcode, name FROM counties WHERE adcode = ANY(:a) ORDER BY adcode", {"a": sorted(principal.counties)}
@@ -141,7 +142,7 @@ def _targets(conn: Connection, day: dt.date) -> dict[str, tuple[float, float, st
     return {r.adcode: (float(r.min_mu), float(r.max_mu), r.edition) for r in rows}
 
 
-def _row(adcode: str, name: str, fig: dict[str, Any], target: tuple[float, float, str] | None) -> LedgerRow:
+def _row(adcode: str, name: str, fig: dict[str, Any], target: tuple[float | None, float | None, str] | None) -> LedgerRow:
     reserve_mu = round(float(fig.get("reserve_mu", 0.0)), 2)
     lo, hi, edition = target if target else (None, None, None)
     status, gap, label = target_status(reserve_mu, lo, hi)

@@ -53,6 +53,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -304,7 +305,7 @@ def _build_pieces(conn: Connection, sql: str, params: dict[str, Any], ref: Refer
 # ---------------------------------------------------------------------------------------
 
 
-def _blocks(conn: Connection) -> list[Any]:
+def _blocks(conn: Connection) -> Sequence[Any]:
     return conn.execute(
         text("SELECT adcode, cid, sum(mu) AS mu, count(*) AS pieces FROM site_pieces GROUP BY adcode, cid ORDER BY adcode, cid")
     ).all()
@@ -391,7 +392,8 @@ def _sub_sites(conn: Connection, oversized: list[tuple[str, int]], q: SiteQuery,
     edges_by_block: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for a, b in edge_rows:
         edges_by_block.setdefault(block_of[a], []).append((a, b))
-    result, none = [], []
+    result: list[Any] = []
+    none: list[Any] = []
     for key in oversized:
         groups = grow_sub_sites(by_block.get(key, {}), edges_by_block.get(key, []), q.min_mu, q.max_mu, max_sites)
         if groups:
@@ -552,10 +554,10 @@ def _explain(site: dict[str, Any], q: SiteQuery, rank: int, neighbour: dict[str,
         diffs = {k: site["components"][k]["contribution"] - neighbour["components"][k]["contribution"]
                  for k in site["components"] if k in neighbour["components"]}
         if rank == 1:
-            key = max(diffs, key=diffs.get)
+            key = max(diffs, key=lambda k: diffs[k])
             parts.append(f"领先第 2 名 {site['score'] - neighbour['score']:.3f}，主要因{COMPONENT_LABELS[key]}更优。")
         else:
-            key = min(diffs, key=diffs.get)
+            key = min(diffs, key=lambda k: diffs[k])
             parts.append(f"比第 {rank - 1} 名低 {neighbour['score'] - site['score']:.3f}，主要差在{COMPONENT_LABELS[key]}。")
     return "".join(parts)
 

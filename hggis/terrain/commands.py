@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -21,15 +21,23 @@ BlockSize = Annotated[
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[object]:
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     """A rich progress bar on stderr, one task per phase; None when disabled."""
     if not enabled:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -123,7 +131,9 @@ def refresh_cmd(
     with transaction(engine, principal.actor, "刷新地形统计") as conn:
         ids = None
         if parcel:
-            found = dict(conn.execute(text("SELECT code, id FROM parcels WHERE code = ANY(:c)"), {"c": parcel}).all())
+            found: dict[str, int] = {
+                c: i for c, i in conn.execute(text("SELECT code, id FROM parcels WHERE code = ANY(:c)"), {"c": parcel})
+            }
             unknown = sorted(set(parcel) - set(found))
             if unknown:
                 fail(f"unknown parcel code(s): {', '.join(unknown)}")

@@ -75,6 +75,7 @@ class DemInfo:
             dy = np.full(rows, self.res[1] * self.metres_per_unit)
             return dx, dy
         ellipsoid = self.crs.ellipsoid
+        assert ellipsoid is not None  # a geographic CRS always names its ellipsoid
         a = ellipsoid.semi_major_metre
         b = ellipsoid.semi_minor_metre
         e2 = 1.0 - (b * b) / (a * a)

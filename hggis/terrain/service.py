@@ -243,7 +243,7 @@ def import_dem(
     why = reason or f"导入DEM {name}（{info.path.name}）"
     with transaction(engine, principal.actor, why) as conn:
         dem_id = _upsert_dem(conn, dem_row)
-        rows = _result_rows(computed.result, dem_id, dict(zip(parcels.ids, parcels.md5)))
+        rows = _result_rows(computed.result, dem_id, dict(zip(parcels.ids, parcels.md5, strict=True)))
         stored = _store(conn, rows, only_if_better=True)
         # a changed DEM: statistics it gave to parcels this import did not recompute (outside
         # the new footprint, or outside the caller's scope) are recomputed from the best DEM now
@@ -260,7 +260,7 @@ def import_dem(
     if previous is not None and previous.slope_path != str(slope_path):
         _remove_unused_slope(engine, Path(previous.slope_path))
 
-    full, partial, not_covered, small = _summarise(rows, dict(zip(parcels.ids, parcels.codes)))
+    full, partial, not_covered, small = _summarise(rows, dict(zip(parcels.ids, parcels.codes, strict=True)))
     return ImportReport(
         dem_id=dem_id,
         name=name,
@@ -452,7 +452,7 @@ def refresh_terrain(
     return report
 
 
-def _dems_newest_first(conn: Connection, ids: list[int]) -> list[Any]:
+def _dems_newest_first(conn: Connection, ids: list[int]) -> Sequence[Any]:
     return conn.execute(
         text(
             """SELECT id, name, source_path, source_bytes, crs, nodata, slope_path FROM dems
@@ -471,7 +471,7 @@ def _refresh_on_dem(dem: Any, members: list[Any], block_size: int, progress: Pha
     parcels = _as_parcels(members)
     shapes = ParcelShapes.from_cgcs2000(parcels.ids, parcels.geoms, info.crs)
     result = zonal_from_files(info, str(slope), shapes, block_size, _phase(progress, f"refresh {dem.name}"))
-    return _result_rows(result, dem.id, dict(zip(parcels.ids, parcels.md5)))
+    return _result_rows(result, dem.id, dict(zip(parcels.ids, parcels.md5, strict=True)))
 
 
 # --------------------------------------------------------------------------------------
@@ -565,9 +565,9 @@ def parcel_terrain(conn: Connection, principal: Principal, code: str) -> dict[st
         {"c": code},
     ).mappings().first()
     hidden = row is None or not can(principal, "parcels", "read", row["adcode"], row["park_id"])
-    if not hidden and principal.is_public and row["status"] != "on_offer":
+    if not hidden and principal.is_public and row is not None and row["status"] != "on_offer":
         hidden = True
-    if hidden:
+    if hidden or row is None:
         raise LookupError(f"宗地 {code}: not found")
     fields = PUBLIC_FIELDS if principal.is_public else (
         *PUBLIC_FIELDS, "terrain_method", "terrain_dem_id", "dem_name", "terrain_updated_at", "terrain_stale",

@@ -29,8 +29,7 @@ import rasterio
 import shapely
 from pyproj import CRS, Transformer
 from rasterio.features import rasterize
-from rasterio.windows import Window
-from rasterio.windows import transform as window_transform
+from rasterio.windows import Window, transform as window_transform
 from shapely import STRtree
 
 from hggis.geo import CGCS2000_EPSG

@@ -18,8 +18,6 @@ from hggis import clock
 from hggis.access.policy import Principal
 from hggis.history import readable_history
 from hggis.patrol.tables import PATROL_STAGES
-from hggis.workbench.people import people
-from hggis.workbench.words import actor_text, reason_text
 from hggis.workbench.labels import (
     ACTION_LABELS,
     ROLE_IN_PARCEL,
@@ -28,6 +26,8 @@ from hggis.workbench.labels import (
     field_label,
     status_label,
 )
+from hggis.workbench.people import people
+from hggis.workbench.words import actor_text, reason_text
 
 EMPTY = "（空）"
 # On insert, a few fields summarise the new object; the rest would drown the reader.

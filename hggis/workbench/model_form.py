@@ -48,7 +48,7 @@ def model_form_values(base: dict[str, Any], params: ModelParams) -> dict[str, st
         v[key] = f"{getattr(params, key):g}"
     for key in CHOICES:
         v[key] = getattr(params, key)
-    for i, q in enumerate(params.quotas[:3]):
+    for q in params.quotas[:3]:
         v[f"quota_{q.class_code}"] = f"{q.cumulative:g}"
     for group in ("above", "below"):
         for i, ind in enumerate(params.group_indicators(group)):

@@ -10,17 +10,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.engine import Connection
 
 from hggis import clock
 from hggis.access.policy import Principal, authorize
-from hggis.db.models import History
+from hggis.db.models import History, table_of
 from hggis.workbench.labels import ACTION_LABELS, TABLE_LABELS
 from hggis.workbench.people import people
 from hggis.workbench.words import reason_text
 
-HISTORY = History.__table__
+HISTORY = table_of(History)
 #: tables a reader names in Chinese (others by their own name)
 TABLE_NAMES = {**TABLE_LABELS, "parks": "园区", "enterprises": "企业", "enterprise_years": "企业年度数据",
                "users": "用户", "api_tokens": "令牌", "idle_cases": "闲置土地案件", "idle_flags": "园区标记",
@@ -40,7 +40,7 @@ def operation_log(conn: Connection, principal: Principal, f: OplogFilter, limit:
                   before_id: int | None = None) -> dict[str, Any]:
     authorize(principal, "users", "read")  # the administrators' page: who did what, everywhere
     tz = clock.local_tz()
-    cond = []
+    cond: list[ColumnElement[bool]] = []
     if f.actor:
         cond.append(HISTORY.c.actor.ilike(f"%{f.actor}%", escape="\\"))
     if f.table:

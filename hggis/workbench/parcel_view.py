@@ -24,9 +24,9 @@ from hggis.db.models import CONTRACT_KINDS, M2_PER_MU_SQL, PARCEL_STATUSES
 from hggis.errors import NotFound
 from hggis.features import feature_collection
 from hggis.occupancies import list_for_parcel
-from hggis.workbench.people import people
 from hggis.workbench.history_view import parcel_history
 from hggis.workbench.labels import INDICATOR_FIELDS
+from hggis.workbench.people import people
 
 INSET_NEIGHBOURS = 150  # parcels around the one shown, at most
 INSET_MARGIN_DEG = 0.004  # ≈ 400 m around the parcel

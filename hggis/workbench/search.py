@@ -26,7 +26,7 @@ from hggis import clock
 from hggis.access.choices import scope_choices
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.db.expressions import in_array
-from hggis.db.models import PARCEL_STATUSES, Parcel
+from hggis.db.models import PARCEL_STATUSES, Parcel, table_of
 from hggis.errors import Invalid
 from hggis.features import STATUS_LABEL_SQL
 from hggis.inputs import ASCII_DIGITS
@@ -277,7 +277,7 @@ def to_gis(conn: Connection, rows: list[dict[str, Any]], out: Path, fmt: str) ->
     from hggis.io.export import write_frame
 
     codes = [r["code"] for r in rows]
-    parcels = Parcel.__table__
+    parcels = table_of(Parcel)
     shapes = dict(conn.execute(select(parcels.c.code, func.ST_AsBinary(parcels.c.geom))
                                .where(in_array(parcels.c.code, codes))).all()) if codes else {}
     frame = pd.DataFrame([{k: _cell(k, r.get(k)) for k in COLUMNS} for r in rows], columns=list(COLUMNS))

@@ -77,7 +77,7 @@ def stage(token: str, owner: str, kind: str, file_name: str, stored: Path, optio
     """Record the received file of slot ``token`` (already written to ``stored``)."""
     checksum, size = _checksum(stored)
     item = Staged(token, owner, kind, file_name, stored.name, checksum, size, options,
-                  dt.datetime.now(dt.timezone.utc).isoformat())
+                  dt.datetime.now(dt.UTC).isoformat())
     _write_meta(item)
     return item
 
@@ -102,7 +102,7 @@ def load(token: str, owner: str) -> Staged:
     if item.owner != owner:
         raise StagingError("这不是您上传的文件")
     created = dt.datetime.fromisoformat(item.created)
-    if dt.datetime.now(dt.timezone.utc) - created > dt.timedelta(hours=KEEP_HOURS):
+    if dt.datetime.now(dt.UTC) - created > dt.timedelta(hours=KEEP_HOURS):
         discard(token)
         raise StagingError(f"上传的文件已超过 {KEEP_HOURS} 小时保留时间，请重新上传")
     if not item.path.is_file() or _checksum(item.path)[0] != item.checksum:

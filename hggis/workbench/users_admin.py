@@ -139,7 +139,7 @@ def admin_revoke_tokens(conn: Connection, by: Principal, uid: int, prefix: str |
     return revoke_tokens(conn, uid, prefix)
 
 
-def scope_choices(conn: Connection) -> dict[str, list[tuple[str, str]]]:
+def scope_choices(conn: Connection) -> dict[str, Any]:
     counties = conn.execute(text("SELECT adcode, name FROM counties ORDER BY adcode")).all()
     parks = conn.execute(text("SELECT k.id, k.name, c.name AS county FROM parks k JOIN counties c ON c.adcode = k.adcode ORDER BY k.adcode, k.name")).all()
     return {

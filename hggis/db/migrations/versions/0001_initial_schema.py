@@ -5,12 +5,12 @@ row without leaving a record; the actor and reason come from the transaction-loc
 settings ``hggis.actor`` and ``hggis.reason`` (see ``hggis.db.session``).
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 02:56:26.280347
 """
-from alembic import op
-import sqlalchemy as sa
 import geoalchemy2
+import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'

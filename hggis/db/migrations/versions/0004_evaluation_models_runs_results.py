@@ -13,8 +13,8 @@ Create Date: 2026-11-26 03:05:42.803191
 """
 import json
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0004'

@@ -16,8 +16,8 @@ Revision ID: 0005
 Revises: 0003
 Create Date: 2026-11-26
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0005'

@@ -21,9 +21,9 @@ Create Date: 2026-11-26
 """
 import json
 
-from alembic import op
-import sqlalchemy as sa
 import geoalchemy2
+import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0006'

@@ -10,10 +10,9 @@ Revision ID: 0007
 Revises: 0003
 Create Date: 2026-11-26 03:06:38.109263
 """
-from alembic import op
-import sqlalchemy as sa
 import geoalchemy2
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0007'
 down_revision = '0003'

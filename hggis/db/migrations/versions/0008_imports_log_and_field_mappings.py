@@ -9,9 +9,8 @@ Revision ID: 0008
 Revises: 0003
 Create Date: 2026-11-26 03:06:07.305935
 """
-from alembic import op
 import sqlalchemy as sa
-import geoalchemy2
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 DEFAULT_COLUMNS = {

@@ -15,8 +15,8 @@ Revises: 0017
 Create Date: 2026-12-03
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from hggis.db.audit import audit_triggers_sql

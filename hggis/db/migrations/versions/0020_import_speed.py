@@ -31,9 +31,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET enable_nestloop = off  -- transition tables have no statistics: join old and new rows by hash"""
 
-FAST_FUNCTION = r"""
+FAST_FUNCTION = rf"""
 CREATE OR REPLACE FUNCTION hggis_history_statement() RETURNS trigger
-{attributes}
+{ATTRIBUTES}
 AS $$
 DECLARE
   who text := coalesce(nullif(current_setting('hggis.actor', true), ''), 'db:' || session_user);
@@ -93,12 +93,12 @@ BEGIN
   RETURN NULL;
 END
 $$;
-""".format(attributes=ATTRIBUTES)
+"""
 
 # Migration 0010's function with migration 0012's attributes: what downgrade restores.
-PREVIOUS_FUNCTION = r"""
+PREVIOUS_FUNCTION = rf"""
 CREATE OR REPLACE FUNCTION hggis_history_statement() RETURNS trigger
-{attributes}
+{ATTRIBUTES}
 AS $$
 DECLARE
   who text := coalesce(nullif(current_setting('hggis.actor', true), ''), 'db:' || session_user);
@@ -137,7 +137,7 @@ BEGIN
   RETURN NULL;
 END
 $$;
-""".format(attributes=ATTRIBUTES)
+"""
 
 
 def upgrade() -> None:
