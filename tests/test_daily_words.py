@@ -126,3 +126,18 @@ def test_evaluation_report_names_statuses_models_and_fields_in_chinese(site, run
     assert not leaks, leaks
     quality = list(wb["数据质量"].iter_rows(min_row=2, values_only=True))
     assert quality and all(not SNAKE_CASE.search(str(row[3])) for row in quality)
+
+
+def test_seeded_texts_do_not_cite_the_design_notes(clean_db) -> None:  # noqa: ANN001
+    """Rule sets, legal bases and notes seeded by migrations are printed on pages: no "domain.md"."""
+    from sqlalchemy import text
+
+    with clean_db.connect() as conn:
+        columns = conn.execute(text(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.table_name <> 'history' "
+            "AND c.data_type IN ('text', 'character varying', 'jsonb')")).all()
+        cited = [f"{t}.{c}" for t, c in columns
+                 if conn.execute(text(f'SELECT 1 FROM "{t}" WHERE "{c}"::text LIKE :p LIMIT 1'), {"p": "%domain.md%"}).first()]
+    assert len(columns) > 50 and cited == []
