@@ -50,8 +50,8 @@ from api.security import csrf_guard
 from hggis import __version__
 from hggis.access.failures import FailureLimiter
 from hggis.config import get_settings
-from hggis.io import uploads
 from hggis.io.importlog import mark_interrupted
+from hggis.workbench import staging
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -66,7 +66,7 @@ def _start_up(engine: Engine) -> None:
     says why in its log; the import log shows a dead run as interrupted anyway.
     """
     try:
-        uploads.sweep()
+        staging.sweep_all()
     except OSError as exc:
         log.warning("could not sweep stale uploads: %s", exc)
     try:

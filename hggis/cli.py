@@ -12,17 +12,16 @@ import time
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
 from hggis.access.commands import access_app, user_app
 from hggis.dashboard.commands import dashboard_app
 from hggis.db.commands import db_app
-from hggis.db.engine import DatabaseUnavailable, Purpose, check_database, ensure_postgis, get_engine, session_url
 from hggis.evaluation.commands import evaluate_app
 from hggis.idle.commands import idle_app
 from hggis.io.commands import export_app, import_app
 from hggis.reserves.commands import constraints_app, reserves_app, sites_app
+from hggis.terminal import fail, ready_engine
 from hggis.terrain.commands import terrain_app
 
 
@@ -61,25 +60,6 @@ for sub_app, name in (
     (dashboard_app, "dashboard"),
 ):
     app.add_typer(sub_app, name=name)
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def ready_engine(create_postgis: bool = False, purpose: Purpose = "cli") -> Engine:
-    """The configured engine after checking it is reachable and has PostGIS.
-
-    CLI commands connect as the app role, like the service, so a command can do nothing the
-    service could not; only migrations (and backups) use the owner role.
-    """
-    try:
-        engine = get_engine(session_url(purpose=purpose))
-        (ensure_postgis if create_postgis else check_database)(engine)
-    except DatabaseUnavailable as exc:
-        fail(str(exc))
-    return engine
 
 
 @db_app.command("migrate")

@@ -52,3 +52,34 @@ def test_every_declared_dependency_is_locked_with_hashes():
     assert declared - set(entries) == set(), "run `make lock`"
     unhashed = [name for name, block in entries.items() if "--hash=sha256:" not in block]
     assert unhashed == []
+
+
+def test_no_import_cycles_and_the_core_does_not_import_its_doors():
+    """The CLI assembles commands and the commands share hggis.terminal; nothing imports back."""
+    from tests.import_graph import cycles, graph
+
+    edges = graph(ROOT)
+    assert len(edges) > 150
+    assert cycles(edges) == []
+    core_to_doors = {m: sorted(t for t in targets if t.split(".")[0] in ("api", "maps"))
+                     for m, targets in edges.items() if m.startswith("hggis")}
+    assert {m: t for m, t in core_to_doors.items() if t} == {}
+
+
+SQL_BUILDERS = {"text", "select", "insert", "update", "delete", "literal_column", "func", "table", "column"}
+
+
+def test_the_doors_hold_no_sql():
+    """api/ and maps/ call the owning package; queries and the rules behind them live in hggis/."""
+    import ast
+    import re
+
+    statement = re.compile(r"\b(SELECT\b.+\bFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET)\b", re.S | re.I)
+    found = []
+    for path in [*ROOT.glob("api/**/*.py"), *ROOT.glob("maps/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                found += [f"{path.relative_to(ROOT)}: imports {a.name}" for a in node.names if a.name in SQL_BUILDERS]
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and statement.search(node.value):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: SQL text")
+    assert found == []

@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import connection, engine
@@ -30,7 +29,7 @@ from api.workbench import (
     show,
 )
 from hggis import clock
-from hggis.access.choices import scope_choices
+from hggis.access.choices import industry_choices, place_names, scope_choices
 from hggis.access.policy import Principal, grant
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, model, report, results, runs
@@ -51,11 +50,12 @@ SORT_CHOICES = [("rank", "排名"), ("total_score", "得分"), ("land_mu", "用�
 
 def _options(conn: Connection, principal: Principal) -> dict[str, Any]:
     """Filter choices (parks of the caller's evaluation scope, the five industries) and names for the tables."""
+    counties, park_names = place_names(conn)
     return {
         "parks": scope_choices(conn, principal, "evaluation").parks,
-        "industries": [(r.code, r.name) for r in conn.execute(text("SELECT code, name FROM industries ORDER BY sort_order"))],
-        "counties": dict(conn.execute(text("SELECT adcode, name FROM counties")).all()),
-        "park_names": dict(conn.execute(text("SELECT id, name FROM parks")).all()),
+        "industries": industry_choices(conn),
+        "counties": counties,
+        "park_names": park_names,
     }
 
 
@@ -215,9 +215,7 @@ def explanation(request: Request, enterprise_id: int, run: str = "", principal: 
         result = results.explain_result(conn, principal, run_id, enterprise_id)
     except (results.ResultError, runs.RunError):
         raise PageNotFound(f"企业 {enterprise_id} 未列入评价批次 {run_id}") from None
-    parcels = conn.execute(
-        text("SELECT code FROM parcels WHERE holder_id = :e AND retired_at IS NULL ORDER BY code"), {"e": enterprise_id}
-    ).scalars().all()
+    parcels = results.enterprise_parcels(conn, principal, enterprise_id)
     return show(request, conn, "wb_evaluation_enterprise.html", {
         "r": result, "options": _options(conn, principal), "parcels": parcels,
         "other_runs": [x for x in all_runs if x["id"] != run_id][:6],

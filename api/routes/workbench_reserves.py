@@ -11,13 +11,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from api.deps import connection
 from api.workbench import PageRoute, PageUser, choice, require_grant, show
 from hggis import clock
-from hggis.access.choices import scope_choices
+from hggis.access.choices import industry_choices, scope_choices
 from hggis.access.policy import Principal
 from hggis.reserves.common import InvalidRequest
 from hggis.reserves.ledger import reserve_ledger
@@ -77,7 +76,7 @@ def _options(conn: Connection, principal: Principal) -> dict[str, Any]:
     return {
         "counties": choices.counties,
         "parks": choices.parks,
-        "industries": [(r.code, r.name) for r in conn.execute(text("SELECT code, name FROM industries ORDER BY sort_order"))],
+        "industries": industry_choices(conn),
     }
 
 

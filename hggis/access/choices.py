@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant
-from hggis.db.models import County, Park
+from hggis.db.models import County, Industry, Park
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,15 @@ def scope_choices(conn: Connection, principal: Principal, resource: str, action:
         parks=[(str(k.id), k.name) for k in parks],
         park_counties={str(k.id): k.adcode for k in parks},
     )
+
+
+def industry_choices(conn: Connection) -> list[tuple[str, str]]:
+    """The plan's five industries as (code, name), in the plan's order: the same for every role."""
+    return [(r.code, r.name) for r in conn.execute(select(Industry.code, Industry.name).order_by(Industry.sort_order))]
+
+
+def place_names(conn: Connection) -> tuple[dict[str, str], dict[int, str]]:
+    """Every county's and park's name (adcode → name, park id → name), for labelling rows the caller may read."""
+    counties = {r.adcode: r.name for r in conn.execute(select(County.adcode, County.name))}
+    parks = {r.id: r.name for r in conn.execute(select(Park.id, Park.name))}
+    return counties, parks

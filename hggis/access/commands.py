@@ -27,13 +27,13 @@ user_app = typer.Typer(no_args_is_help=True, help="Users, roles, scopes, API tok
 
 def _engine_and_operator():  # noqa: ANN202
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
+    from hggis.terminal import ready_engine
 
     return ready_engine(), operator()
 
 
 def _fail(message: str) -> None:
-    from hggis.cli import fail
+    from hggis.terminal import fail
 
     fail(message)
 

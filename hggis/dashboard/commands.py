@@ -15,9 +15,9 @@ YearOpt = Annotated[int | None, typer.Option("--year", help="year of the figures
 
 def _load(year: int | None):  # noqa: ANN202
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.dashboard.service import DashboardError, plan_dashboard
     from hggis.summary import dataset_label
+    from hggis.terminal import fail, ready_engine
 
     engine = ready_engine()
     try:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal
 from hggis.evaluation.model import ModelParams
+from hggis.evaluation.reading import authorize_read, result_scope
 
 #: What parks and counties may be ranked by (``parks.rank_by`` of the model), as pages name it.
 RANK_BY_LABELS = {
@@ -178,8 +179,6 @@ AGGREGATE_FIELDS = (
 
 def read_aggregates(conn: Connection, principal: Principal, run_id: int, level: str) -> list[dict[str, Any]]:
     """The stored park or county rows of a run, within the caller's scope, best rank first."""
-    from hggis.evaluation.runs import authorize_read, result_scope
-
     if level not in _LEVELS:
         raise ValueError(f"level {level!r}: park or county")
     authorize_read(principal)

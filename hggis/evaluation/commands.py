@@ -88,8 +88,8 @@ def evaluate(
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.evaluation.runs import BlockingQualityErrors, run_evaluation
+    from hggis.terminal import fail, ready_engine
 
     engine = ready_engine()
     try:
@@ -132,8 +132,8 @@ def quality_cmd(
 ) -> None:
     """The data-quality report of a year (nothing is stored)."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.evaluation.service import quality_report
+    from hggis.terminal import fail, ready_engine
 
     engine = ready_engine()
     try:
@@ -155,8 +155,8 @@ def quality_cmd(
 def runs_cmd(year: YearOpt = None, as_json: JsonOpt = False) -> None:
     """Evaluation runs, newest first."""
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
     from hggis.evaluation.runs import list_runs
+    from hggis.terminal import ready_engine
 
     with ready_engine().connect() as conn:
         runs = list_runs(conn, operator(), year)
@@ -182,8 +182,8 @@ def results_cmd(
 ) -> None:
     """Results of a run (scores, rank, class), best first."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.evaluation.results import ResultFilter, list_results
+    from hggis.terminal import fail, ready_engine
 
     try:
         with ready_engine().connect() as conn:
@@ -217,9 +217,9 @@ def show_cmd(
 ) -> None:
     """Why an enterprise got its result: inputs, benchmarks, scores, rules, policies."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.evaluation.results import explain_result
     from hggis.evaluation.service import enterprise_id_of
+    from hggis.terminal import fail, ready_engine
 
     try:
         with ready_engine().connect() as conn:
@@ -262,8 +262,8 @@ def parks_cmd(
 ) -> None:
     """Park (or county) aggregates and ranking of a run."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.evaluation.aggregates import read_aggregates
+    from hggis.terminal import fail, ready_engine
 
     try:
         with ready_engine().connect() as conn:
@@ -291,8 +291,8 @@ def compare_cmd(
 ) -> None:
     """Class changes between two years (their latest runs), and who moved to D."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.evaluation.runs import compare_runs
+    from hggis.terminal import fail, ready_engine
 
     try:
         with ready_engine().connect() as conn:
@@ -320,7 +320,7 @@ def report_cmd(
     run: RunOpt = None,
 ) -> None:
     """Write the Excel report of a run (default: the year's latest)."""
-    from hggis.cli import fail, ready_engine
+    from hggis.terminal import fail, ready_engine
 
     engine = ready_engine()
     try:
@@ -340,8 +340,8 @@ def report_cmd(
 def model_list(as_json: JsonOpt = False) -> None:
     """Model versions with their years of validity."""
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
     from hggis.evaluation.model import list_models
+    from hggis.terminal import ready_engine
 
     with ready_engine().connect() as conn:
         models = list_models(conn, operator())
@@ -357,8 +357,8 @@ def model_list(as_json: JsonOpt = False) -> None:
 def model_show(model_id: Annotated[int, typer.Argument()]) -> None:
     """One version with its parameters as JSON (edit and pass to `create --params`)."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.evaluation.model import get_model
+    from hggis.terminal import fail, ready_engine
 
     try:
         with ready_engine().connect() as conn:
@@ -393,9 +393,9 @@ def model_create(
 ) -> None:
     """Create a new model version (from a file, or a base version with --set changes)."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.db.session import transaction
     from hggis.evaluation.model import create_model, default_params, derive_params, get_model
+    from hggis.terminal import fail, ready_engine
 
     engine = ready_engine()
     principal = operator()
@@ -425,8 +425,8 @@ def model_create(
 def policies_list(year: YearOpt = None, as_json: JsonOpt = False) -> None:
     """Measures per class (valid in --year, or all)."""
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
     from hggis.evaluation.policies import list_policies
+    from hggis.terminal import ready_engine
 
     with ready_engine().connect() as conn:
         rows = list_policies(conn, operator(), year)
@@ -451,9 +451,9 @@ def policies_add(
 ) -> None:
     """Add a measure for a class."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.db.session import transaction
     from hggis.evaluation.policies import add_policy
+    from hggis.terminal import fail, ready_engine
 
     principal = operator()
     try:
@@ -472,9 +472,9 @@ def policies_end(
 ) -> None:
     """End a measure after a year (it stays on record for earlier runs)."""
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.db.session import transaction
     from hggis.evaluation.policies import end_policy
+    from hggis.terminal import fail, ready_engine
 
     principal = operator()
     try:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from hggis.access.policy import Forbidden, Principal, can
+from hggis.access.policy import Forbidden, Principal, can, scope_clause
+from hggis.db.models import Parcel, table_of
 from hggis.errors import NotFound
 from hggis.evaluation import policies
 from hggis.evaluation.compute import class_boundaries
@@ -343,3 +344,17 @@ def run_quality(conn: Connection, principal: Principal, run_id: int) -> list[dic
         {**bind, "run": run_id},
     ).all()
     return [dict(r._mapping) for r in rows]
+
+
+def enterprise_parcels(conn: Connection, principal: Principal, enterprise_id: int) -> list[str]:
+    """Codes of the live parcels an enterprise holds that the caller may read (the explanation page's links).
+
+    The explanation itself is scoped by the result's row; the parcels are scoped by their own
+    county and park, so a firm holding land in two counties shows an officer only their county's.
+    """
+    parcels = table_of(Parcel)
+    cond, params = scope_clause(principal, "parcels", "read", "parcels.adcode", "parcels.park_id")
+    query = (select(parcels.c.code)
+             .where(parcels.c.holder_id == enterprise_id, parcels.c.retired_at.is_(None), text(cond).bindparams(**params))
+             .order_by(parcels.c.code))
+    return list(conn.execute(query).scalars())

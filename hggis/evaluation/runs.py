@@ -23,12 +23,13 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from hggis.access.policy import Forbidden, Principal, authorize, grant, scope_clause
+from hggis.access.policy import Principal, authorize
 from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, compute, land, quality
 from hggis.evaluation.frames import write_binary, write_frame
 from hggis.evaluation.model import ModelParams, model_for_year
+from hggis.evaluation.reading import authorize_read, result_scope
 
 ISSUE_COLUMNS = ("run_id", "enterprise_id", "check_code", "field", "value", "reason", "blocking")
 #: what a run writes, re-analysed in its transaction (stale statistics made the map take minutes)
@@ -354,16 +355,6 @@ def resolve_run(conn: Connection, run_id: int | None, year: int | None) -> int:
     if year is None:
         raise RunError("name a run id or a year")
     return latest_run_id(conn, year)
-
-
-def authorize_read(principal: Principal) -> None:
-    """Any read grant of ``evaluation`` (the rows themselves are then filtered by scope)."""
-    if grant(principal, "evaluation", "read") is None:
-        raise Forbidden(f"role {principal.role} may not read evaluation")
-
-
-def result_scope(principal: Principal, alias: str = "r") -> tuple[str, dict[str, object]]:
-    return scope_clause(principal, "evaluation", "read", f"{alias}.adcode", f"{alias}.park_id")
 
 
 # ----------------------------------------------------------------------------------------

@@ -35,8 +35,8 @@ def _errors() -> tuple[type[Exception], ...]:
 
 
 def _run(work: Callable[[], T]) -> T:
-    from hggis.cli import fail
     from hggis.errors import HggisError
+    from hggis.terminal import fail
 
     try:
         return work()
@@ -50,8 +50,8 @@ def _run(work: Callable[[], T]) -> T:
 @contextmanager
 def _write(reason: str) -> Iterator[tuple[Any, Any]]:
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
     from hggis.db.session import transaction
+    from hggis.terminal import ready_engine
 
     op = operator()
     with transaction(ready_engine(), op.actor, reason) as conn:
@@ -61,7 +61,7 @@ def _write(reason: str) -> Iterator[tuple[Any, Any]]:
 @contextmanager
 def _read() -> Iterator[tuple[Any, Any]]:
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
+    from hggis.terminal import ready_engine
 
     with ready_engine().connect() as conn:
         yield conn, operator()

@@ -40,13 +40,13 @@ def _print_report(report: Any, text: str, as_json: bool, quiet: bool = False) ->
 
 
 def _fail(message: str) -> None:
-    from hggis.cli import fail
+    from hggis.terminal import fail
 
     fail(message)
 
 
 def _engine():  # noqa: ANN202
-    from hggis.cli import ready_engine
+    from hggis.terminal import ready_engine
 
     return ready_engine()
 

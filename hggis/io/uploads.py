@@ -88,15 +88,12 @@ def _stale(directory: Path, oldest: float) -> bool:
 
 def sweep() -> int:
     """Remove the upload directories no live request can be using; returns how many."""
-    from hggis.workbench import staging  # the workbench's staged files live in the same root
-
     oldest = time.time() - get_settings().hggis_upload_stale_hours * 3600
     removed = 0
     for directory in uploads_root().iterdir():
         if _stale(directory, oldest):
             remove(directory)
             removed += 1
-    removed += staging.sweep()
     if removed:
         log.info("removed %d stale upload directories under %s", removed, uploads_root())
     return removed

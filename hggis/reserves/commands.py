@@ -19,7 +19,7 @@ constraints_app = typer.Typer(no_args_is_help=True, help="约束层与参考层�
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
-    from hggis.cli import fail
+    from hggis.terminal import fail
 
     if value is None:
         return None
@@ -33,10 +33,10 @@ def _date(value: str | None, name: str) -> dt.date | None:
 def _run(fn: Any, *, write: str | None = None) -> Any:
     """Call ``fn(conn)`` on a read connection or, with ``write`` (the reason), in a transaction."""
     from hggis.access.policy import Forbidden, operator
-    from hggis.cli import fail, ready_engine
     from hggis.db.session import transaction
     from hggis.reserves.common import InvalidRequest, NotFound
     from hggis.reserves.constraints import LayerReadError
+    from hggis.terminal import fail, ready_engine
 
     engine = ready_engine()
     try:
@@ -113,8 +113,8 @@ def indicators(
     reason: Annotated[str | None, typer.Option("--reason", help="why (required when changing)")] = None,
 ) -> None:
     """Show a parcel's control indicators and flags, or set them (--set / --defaults)."""
-    from hggis.cli import fail
     from hggis.reserves.indicators import parcel_indicators, set_indicators
+    from hggis.terminal import fail
 
     values: dict[str, str] = {}
     for item in set_ or []:
@@ -165,8 +165,8 @@ def setting(
     reason: Annotated[str | None, typer.Option("--reason")] = None,
 ) -> None:
     """Show or change a reserves setting (e.g. `hggis reserves setting national_norms_edition '"2023"'`)."""
-    from hggis.cli import fail
     from hggis.reserves.common import get_setting, set_setting
+    from hggis.terminal import fail
 
     if value is None:
         typer.echo(json.dumps(_run(lambda conn, who: get_setting(conn, key)), ensure_ascii=False, indent=2))
@@ -215,7 +215,7 @@ def targets() -> None:
 
 
 def _lonlat(value: str) -> tuple[float, float]:
-    from hggis.cli import fail
+    from hggis.terminal import fail
 
     try:
         lon, lat = (float(v) for v in value.split(","))

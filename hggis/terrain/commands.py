@@ -76,7 +76,7 @@ def import_cmd(
 ) -> None:
     """Import a DEM: slope raster (degrees) and per-parcel mean/max slope and mean elevation."""
     from hggis.access.policy import Forbidden, operator
-    from hggis.cli import fail, ready_engine
+    from hggis.terminal import fail, ready_engine
     from hggis.terrain.dem import DemError
     from hggis.terrain.service import import_dem
 
@@ -122,8 +122,8 @@ def refresh_cmd(
     from sqlalchemy import text
 
     from hggis.access.policy import operator
-    from hggis.cli import fail, ready_engine
     from hggis.db.session import transaction
+    from hggis.terminal import fail, ready_engine
     from hggis.terrain.service import refresh_terrain
 
     engine = ready_engine()
@@ -150,7 +150,7 @@ def refresh_cmd(
 def list_cmd() -> None:
     """List imported DEMs."""
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
+    from hggis.terminal import ready_engine
     from hggis.terrain.service import list_dems
 
     engine = ready_engine()
@@ -169,7 +169,7 @@ def list_cmd() -> None:
 def status_cmd(limit: Annotated[int, typer.Option(min=1, help="parcels listed per group")] = 50) -> None:
     """How many live parcels have full, partial, stale or no terrain statistics."""
     from hggis.access.policy import operator
-    from hggis.cli import ready_engine
+    from hggis.terminal import ready_engine
     from hggis.terrain.service import terrain_status
 
     engine = ready_engine()

@@ -66,7 +66,7 @@ def _checksum(path: Path) -> tuple[str, int]:
 
 def new_slot() -> tuple[str, Path]:
     """A fresh private directory for an upload being received: (token, directory)."""
-    uploads.sweep()
+    sweep_all()
     token = secrets.token_hex(16)
     directory = staging_root() / token
     directory.mkdir(mode=0o700)
@@ -134,3 +134,8 @@ def sweep() -> int:
             shutil.rmtree(directory, ignore_errors=True)
             removed += 1
     return removed
+
+
+def sweep_all() -> int:
+    """Both kinds of upload share one root: the request directories of ``uploads`` and the staged files here."""
+    return uploads.sweep() + sweep()
