@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.db.models import PARCEL_STATUSES
+from hggis.geo import round_mu_sql
 
 GEOJSON_DECIMALS = 7  # ≈ 1 cm at 黄冈's latitude
 MAX_PAGE = 5000
@@ -30,7 +31,7 @@ PARCEL_SOURCE = (
 )
 PARCEL_PUBLIC_FIELDS: dict[str, str] = {
     "code": "p.code",
-    "area_mu": "round(p.area_mu::numeric, 1)",
+    "area_mu": round_mu_sql("p.area_mu"),
     "status": "p.status",
     "status_label": STATUS_LABEL_SQL,
     "adcode": "p.adcode",
@@ -87,7 +88,7 @@ LAYERS: dict[str, Layer] = {
             "level": "k.level",
             "industry": "i.name",
             "leading_industries": "k.leading_industries",
-            "area_mu": "round((ST_Area(k.boundary::geography) / (2000.0 / 3))::numeric, 1)",
+            "area_mu": round_mu_sql("ST_Area(k.boundary::geography) / (2000.0 / 3)"),
             "contact_office": "k.contact_office",
         },
     ),

@@ -69,6 +69,27 @@ def m2_to_mu(m2: float) -> float:
     return m2 / M2_PER_MU
 
 
+#: Decimals of an area in 亩 wherever one is shown or served (API, OGC, tiles, pages, reports).
+#: 0.01 亩 ≈ 6.7 m²: finer than a survey's boundary, coarse enough not to print noise; a coarser
+#: 0.1 亩 turned 599.95 into 600.0 and could move a parcel across a 600 亩 threshold.
+AREA_DECIMALS = 2
+
+
+def round_mu(mu: float) -> float:
+    """An area in 亩 as shown: AREA_DECIMALS places."""
+    return round(float(mu), AREA_DECIMALS)
+
+
+def round_mu_sql(expr: str) -> str:
+    """The same rounding in SQL, as float8 so JSON carries a number."""
+    return f"round(({expr})::numeric, {AREA_DECIMALS})::float8"
+
+
+def total_mu(parts: Iterable[float]) -> float:
+    """A total that equals the sum of its parts as shown: the rounded parts, added, rounded once more."""
+    return round_mu(sum(round_mu(p) for p in parts))
+
+
 # --------------------------------------------------------------------------------------
 # Ellipsoidal area
 # --------------------------------------------------------------------------------------

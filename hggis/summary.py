@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.db.models import PARCEL_STATUSES
+from hggis.geo import round_mu
 
 
 def dataset_label(conn: Connection) -> dict[str, Any] | None:
@@ -33,7 +34,7 @@ def holdings(conn: Connection) -> dict[str, Any]:
         )
     ).mappings().one()
     by_status = {
-        row.status: {"label": PARCEL_STATUSES[row.status], "count": row.n, "area_mu": round(row.mu, 1)}
+        row.status: {"label": PARCEL_STATUSES[row.status], "count": row.n, "area_mu": round_mu(row.mu)}
         for row in conn.execute(
             text(
                 "SELECT status, count(*) AS n, sum(area_mu) AS mu FROM parcels "
@@ -43,7 +44,7 @@ def holdings(conn: Connection) -> dict[str, Any]:
     }
     return {
         **{k: v for k, v in counts.items() if k != "parcels_mu"},
-        "parcels_mu": round(float(counts["parcels_mu"]), 1),
+        "parcels_mu": round_mu(counts["parcels_mu"]),
         "parcels_by_status": {
             code: by_status.get(code, {"label": label, "count": 0, "area_mu": 0.0})
             for code, label in PARCEL_STATUSES.items()

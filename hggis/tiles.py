@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.errors import Invalid
 from hggis.features import LAYERS
-from hggis.geo import wgs84_to_gcj02
+from hggis.geo import round_mu_sql, wgs84_to_gcj02
 from hggis.idle.cases import STATE_LABELS
 from hggis.mapdata.land import LAND_FIELDS, LAND_SOURCE
 
@@ -92,7 +92,7 @@ def _officer_fields() -> dict[str, str]:
         "parcels_officer",
         ("code", "area_mu", "status", "status_label", "county", "park", "intended_industry", "holder"),
     )
-    fields["area_mu"] = "round(p.area_mu::numeric, 1)::float8"
+    fields["area_mu"] = round_mu_sql("p.area_mu")
     return fields
 
 
@@ -182,7 +182,7 @@ TILE_LAYERS: dict[str, TileLayer] = {
         where="p.retired_at IS NULL",
         fields={
             "code": "p.code",
-            "area_mu": "round(p.area_mu::numeric, 1)::float8",
+            "area_mu": round_mu_sql("p.area_mu"),
             "county": "c.name",
             "park": "k.name",
             "enterprise": "r.name",
@@ -192,7 +192,7 @@ TILE_LAYERS: dict[str, TileLayer] = {
             "total_score": "r.total_score::float8",
             "rank": "r.rank",
             "group_size": "r.group_size",
-            "land_mu": "round(r.land_mu::numeric, 1)::float8",
+            "land_mu": round_mu_sql("r.land_mu"),
             # why a unit with land has no class (no figures, merged into its holder, below the threshold …)
             "reason": "CASE WHEN r.evaluated THEN NULL ELSE r.reason END",
         },
@@ -222,7 +222,7 @@ TILE_LAYERS: dict[str, TileLayer] = {
         where="TRUE",
         fields={
             "code": "p.code",
-            "area_mu": "round(p.area_mu::numeric, 1)::float8",
+            "area_mu": round_mu_sql("p.area_mu"),
             "county": "co.name",
             "park": "k.name",
             "holder": "e.name",

@@ -26,6 +26,7 @@ from folium.plugins import Fullscreen
 from jinja2 import Template
 
 from hggis.config import Settings, get_settings
+from hggis.geo import AREA_DECIMALS
 from hggis.mapdata.common import DataNote, to_gcj02
 from maps.assets import LOCAL, external_urls, localize
 
@@ -263,6 +264,7 @@ class MapFrame:
                              src.name.endswith("矢量注记")).add_to(self.map)
         self.legend_sections: list[tuple[str, list[tuple[str, str, str]]]] = []
         self.script("HGGIS.map = {map};"
+                    f"HGGIS.areaDecimals = {AREA_DECIMALS};"
                     "L.control.scale({metric: true, imperial: false, position: 'bottomleft'}).addTo({map});"
                     "{map}.attributionControl.setPrefix('Leaflet');")
 

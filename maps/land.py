@@ -70,7 +70,7 @@ def _form(conn: Connection, f: LandFilter, sites: bool) -> str:
 
 
 def _summary(data: LandMapData, sites_found: int | None) -> str:
-    text = f"可供土地 {data.count} 宗，合计 {data.area_mu:,.1f} 亩"
+    text = f"可供土地 {data.count} 宗，合计 {data.area_mu:,.2f} 亩"
     if data.inline is None:
         text += "（地块较多，放大地图后显示）"
     if sites_found is not None:

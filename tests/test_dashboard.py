@@ -74,7 +74,7 @@ def test_figures_match_the_database(demo):
     assert d.projects["years"][-1] == {"year": 2024, "started": started, "completed": done}
     assert sum(r["started"] for r in d.projects["counties"]) == started
     assert (d.parks["rows"][0]["name"], d.parks["rows"][0]["output_yi"]) == (top_park[0], pytest.approx(float(top_park[1]), abs=0.01))
-    assert [r["reserve_mu"] for r in d.reserve["rows"]] == [round(r.reserve_mu, 1) for r in ledger.rows]
+    assert [r["reserve_mu"] for r in d.reserve["rows"]] == [round(r.reserve_mu, 2) for r in ledger.rows]
     row = next(r for r in d.clusters if r["name"] == cluster[0])
     assert row["output_yi"] == cluster[1] and row["tier_target_yi"] == 100
 

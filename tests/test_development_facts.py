@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
+from hggis import clock
 from tests.access_helpers import make_user
 from tests.io_builders import HUANGZHOU, code, lots, project, write_shapefile, zip_shapefile
 from tests.test_land_use import _xlsx
@@ -85,7 +86,7 @@ def test_bad_rows_are_all_named_and_nothing_is_written(client, clean_db, tmp_pat
     admin = make_user(clean_db, "facts-admin2", "city_admin")
     officer = make_user(clean_db, "facts-wuxue", "county_officer", counties=["421182"])
     _parcels(client, admin, tmp_path)
-    tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    tomorrow = (clock.today() + dt.timedelta(days=2)).isoformat()
     sheet = _xlsx(HEADER, [
         [code(1), None, "2023-03-01", None, "2022-01-01", None, None, None, None],  # completed before started
         [code(2), None, tomorrow, None, None, None, None, None, None],  # a fact in the future

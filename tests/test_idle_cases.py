@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from hggis import clock
 from hggis.access.policy import Forbidden
 from hggis.db.session import transaction
 from hggis.idle.cases import (
@@ -285,7 +286,7 @@ def test_low_efficiency_case_is_not_published(clean_db):
     ("on", "documents", "reason", "message"),
     [
         (D(2024, 2, 29), None, None, "早于本案上一步骤"),
-        (dt.date.today() + dt.timedelta(days=1), None, None, "在今天之后"),
+        (clock.today() + dt.timedelta(days=1), None, None, "在今天之后"),
         (D(2024, 3, 10), [], None, "须登记文书"),
         (D(2024, 3, 10), None, "  ", "reason is required"),
     ],

@@ -13,6 +13,7 @@ from api.app import create_app
 from api.assets import ASSET_MOUNTS, npm_packages
 from hggis.access.policy import CONFIDENTIAL_FIELDS, PUBLIC, operator
 from hggis.config import Settings
+from hggis.geo import AREA_DECIMALS
 from hggis.mapdata.common import DataNote, to_gcj02
 from hggis.mapdata.land import LandFilter, land_on_offer
 from maps import clusters, evaluation, idle, land
@@ -104,19 +105,20 @@ def test_map_frame_has_legend_layers_scale_fullscreen_print_note_and_demo_label(
         assert needle in page or needle in client.get("/static/hggis-maps.css").text, needle
 
 
-def test_popups_state_area_in_mu_to_one_decimal(demo):
+def test_popups_state_area_in_mu_to_two_decimals(demo):
     client, engine, _auth = demo
     page = client.get("/maps/land").text
     data = _overlay(page, "land")
     with engine.connect() as conn:
         expected = dict(conn.execute(text(
-            "SELECT code, round(area_mu::numeric, 1)::float8 FROM parcels WHERE status = 'on_offer' AND retired_at IS NULL"
+            "SELECT code, round(area_mu::numeric, 2)::float8 FROM parcels WHERE status = 'on_offer' AND retired_at IS NULL"
         )).all())
     got = {f["properties"]["code"]: f["properties"]["area_mu"] for f in data["features"]}
     assert got == expected
     opts = next(o["opts"] for o in _overlay_data(page) if o["opts"].get("register") == "land")
     assert ["area_mu", "面积", "mu"] in opts["popup"]["fields"]
-    assert 'mu: function (v) { return num(v, 1) + " 亩"; }' in client.get("/static/hggis-maps.js").text
+    assert "mu: function (v) { return num(v, HGGIS.areaDecimals)" in client.get("/static/hggis-maps.js").text
+    assert f"HGGIS.areaDecimals = {AREA_DECIMALS};" in page and AREA_DECIMALS == 2
 
 
 # --- the maps' content ----------------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_land_map_in_the_browser(server, browser):
     with engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM parcels WHERE status = 'on_offer' AND retired_at IS NULL")).scalar()
         code, area = conn.execute(text(
-            "SELECT code, round(area_mu::numeric, 1) FROM parcels WHERE status = 'on_offer' ORDER BY area_mu DESC LIMIT 1")).one()
+            "SELECT code, round(area_mu::numeric, 2) FROM parcels WHERE status = 'on_offer' ORDER BY area_mu DESC LIMIT 1")).one()
         holders = list(conn.execute(text("SELECT name FROM enterprises ORDER BY id LIMIT 50")).scalars())
     assert _drawn(page, "land") == (n, n)
     keys = _property_keys(page)
@@ -240,7 +240,7 @@ def test_evaluation_map_in_the_browser(server, browser):
     code = sorted(ids)[len(ids) // 2]
     with engine.connect() as conn:
         lat, lon, area = conn.execute(text(
-            "SELECT ST_Y(ST_PointOnSurface(geom)), ST_X(ST_PointOnSurface(geom)), round(area_mu::numeric, 1) "
+            "SELECT ST_Y(ST_PointOnSurface(geom)), ST_X(ST_PointOnSurface(geom)), round(area_mu::numeric, 2) "
             "FROM parcels WHERE code = :c"), {"c": code}).one()
     point = page.evaluate("""([lat, lon]) => { HGGIS.map.setView([lat, lon], 17, {animate: false});
                                const p = HGGIS.map.latLngToContainerPoint([lat, lon]);
@@ -264,7 +264,7 @@ def test_idle_map_in_the_browser(server, browser):
         candidates = conn.execute(text("SELECT count(DISTINCT parcel_id) FROM idle_scan_results")).scalar()
         cases = conn.execute(text("SELECT count(*) FROM idle_cases")).scalar()
         code, area = conn.execute(text(
-            "SELECT p.code, round(p.area_mu::numeric, 1) FROM idle_scan_results x JOIN parcels p ON p.id = x.parcel_id "
+            "SELECT p.code, round(p.area_mu::numeric, 2) FROM idle_scan_results x JOIN parcels p ON p.id = x.parcel_id "
             "WHERE NOT EXISTS (SELECT 1 FROM idle_cases c WHERE c.parcel_id = x.parcel_id) ORDER BY p.area_mu DESC LIMIT 1")).one()
     assert _drawn(page, "candidates") == (candidates, candidates)
     assert _drawn(page, "cases") == (cases, cases)

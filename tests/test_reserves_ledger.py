@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from hggis import clock
 from hggis.access.policy import PUBLIC, Forbidden, Principal
 from hggis.config import get_settings
 from hggis.db.session import transaction
@@ -69,12 +70,12 @@ def test_ledger_matches_hand_sums_and_targets(targets):
     # default target 500–1000: 黄州 holds ~315 亩, short by the difference
     assert (hz.target_min_mu, hz.target_max_mu) == (500.0, 1000.0)
     assert hz.status == "short" and hz.gap_mu == pytest.approx(500 - reserve, abs=0.01)
-    assert hz.status_label == f"短缺 {500 - reserve:.1f} 亩"
+    assert hz.status_label == f"短缺 {500 - reserve:.2f} 亩"
     mc, wx = rows["421181"], rows["421182"]
     assert mc.status == "within" and mc.status_label == "达标" and mc.target_edition == "test 麻城"
     assert wx.status == "above" and wx.gap_mu == pytest.approx(hand_mu(g["wx"]) - 50, abs=0.01)
     lgh = rows["421171"]
-    assert lgh.reserve_mu == 0 and lgh.status_label == "短缺 500.0 亩"
+    assert lgh.reserve_mu == 0 and lgh.status_label == "短缺 500.00 亩"
     total = ledger.total
     assert total.reserve_mu == pytest.approx(reserve + hand_mu(g["mc"]) + hand_mu(g["wx"]), abs=0.05)
     assert total.target_min_mu == 500 * 9 + 100 + 10
@@ -85,7 +86,7 @@ def test_target_status_edges():
     assert target_status(500, 500, 1000)[0] == "within"
     assert target_status(1000, 500, 1000)[0] == "within"
     assert target_status(499.95, 500, 1000)[:2] == ("short", 0.05)
-    assert target_status(1000.5, 500, 1000)[2] == "超出 0.5 亩"
+    assert target_status(1000.5, 500, 1000)[2] == "超出 0.50 亩"
 
 
 def test_target_valid_from_date(targets):
@@ -158,7 +159,7 @@ def test_history_geometry_decodes_geojson_and_hex_ewkb(engine):
 def test_bad_dates(targets):
     with targets.connect() as conn:
         with pytest.raises(InvalidRequest, match="future"):
-            reserve_ledger(conn, ADMIN, as_of=dt.date.today() + dt.timedelta(days=3))
+            reserve_ledger(conn, ADMIN, as_of=clock.today() + dt.timedelta(days=3))
         with pytest.raises(InvalidRequest) as err:
             reserve_ledger(conn, ADMIN, as_of=dt.date(2024, 1, 1), since=dt.date(2024, 6, 1))
         assert err.value.field == "since"

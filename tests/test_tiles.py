@@ -67,7 +67,7 @@ def test_public_tile_holds_exactly_the_land_on_offer_with_public_attributes(demo
         assert f.properties["status"] == "on_offer"
         assert f.geom_type == 3
     with engine.connect() as conn:
-        area = conn.execute(text("SELECT round(area_mu::numeric, 1)::float8 FROM parcels WHERE code = :c"),
+        area = conn.execute(text("SELECT round(area_mu::numeric, 2)::float8 FROM parcels WHERE code = :c"),
                             {"c": layer.features[0].properties["code"]}).scalar()
     assert layer.features[0].properties["area_mu"] == area
 

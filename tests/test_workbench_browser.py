@@ -8,7 +8,6 @@ test-artifacts/workbench/.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import text
 
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.demo.loader import load_demo
@@ -108,7 +108,7 @@ def test_county_officer_opens_a_case_from_a_flag_and_takes_it_to_a_finding(site,
     code = idle_parcel(engine, PARK)
     manager = Principal("wb-manager", "park_manager", parks=frozenset({PARK}), user_id=site["users"]["manager"].user_id)
     with transaction(engine, manager.actor, "test: flag") as conn:
-        flag_id = flag_parcel(conn, manager, code, "围墙内长期无施工", "巡查记录 7 号", dt.date.today())
+        flag_id = flag_parcel(conn, manager, code, "围墙内长期无施工", "巡查记录 7 号", clock.today())
     sign_in(pg, base, officer)
     nav(pg, "闲置土地")
     flag = pg.locator(f"#flag-{flag_id}")
@@ -124,14 +124,14 @@ def test_county_officer_opens_a_case_from_a_flag_and_takes_it_to_a_finding(site,
     pg.get_by_text("发出《闲置土地调查通知书》", exact=True).first.click()
     form = pg.locator("#step-issue_notice")
     form.get_by_label("办理意见").fill("向使用权人发出调查通知书，限期三十日内提交说明")
-    form.get_by_label("文号").fill(f"黄州自然资调〔{dt.date.today().year}〕{case_id}号")
+    form.get_by_label("文号").fill(f"黄州自然资调〔{clock.today().year}〕{case_id}号")
     form.get_by_role("button", name="发出《闲置土地调查通知书》").click()
     expect(pg.get_by_role("status")).to_contain_text("已办理")
     shot(pg, "officer-2-notice")
     pg.get_by_text("下达《闲置土地认定书》", exact=True).first.click()
     form = pg.locator("#step-issue_finding")
     form.get_by_label("办理意见").fill("使用权人未能说明正当理由，认定为闲置土地")
-    form.get_by_label("文号").fill(f"黄州自然资认〔{dt.date.today().year}〕{case_id}号")
+    form.get_by_label("文号").fill(f"黄州自然资认〔{clock.today().year}〕{case_id}号")
     form.get_by_role("button", name="下达《闲置土地认定书》").click()
     expect(pg.locator(".subtitle")).to_contain_text("已下达认定书")
     expect(pg.locator("#documents")).to_contain_text("闲置土地认定书")
@@ -208,7 +208,7 @@ def test_county_officer_imports_a_shapefile_through_the_dry_run(site, page, tmp_
     expect(pg.locator("#import-log")).to_contain_text("新增宗地测量成果.zip")
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT code, status, round(area_mu::numeric, 1) FROM parcels WHERE code = ANY(:c) ORDER BY code"),
+            text("SELECT code, status, round(area_mu::numeric, 2) FROM parcels WHERE code = ANY(:c) ORDER BY code"),
             {"c": codes},
         ).all()
         log = conn.execute(
@@ -240,9 +240,9 @@ def test_every_page_is_labelled_keyboard_reachable_and_prints_without_forms(site
     officer = Principal("wb-officer", "county_officer", counties=frozenset({COUNTY}))
     manager = Principal("wb-manager", "park_manager", parks=frozenset({PARK}))
     with transaction(engine, manager.actor, "test: flag") as conn:
-        flag_id = flag_parcel(conn, manager, idle_parcel(engine, PARK), "无施工", None, dt.date.today())
+        flag_id = flag_parcel(conn, manager, idle_parcel(engine, PARK), "无施工", None, clock.today())
     with transaction(engine, officer.actor, "test: case") as conn:
-        case_id = confirm_flag(conn, officer, flag_id, "核实属实", dt.date.today())
+        case_id = confirm_flag(conn, officer, flag_id, "核实属实", clock.today())
     with engine.connect() as conn:
         code = conn.execute(text("SELECT code FROM parcels WHERE park_id = :k AND holder_id IS NOT NULL "
                                  "ORDER BY id LIMIT 1"), {"k": PARK}).scalar_one()

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from api.app import create_app
+from hggis import clock
 from hggis.access.policy import Principal
 from hggis.access.users import verify_token
 from hggis.db.session import transaction
@@ -509,7 +510,6 @@ def test_a_staged_upload_belongs_to_its_uploader(site, tmp_path) -> None:  # noq
 
 
 def _case_from_flag(site: dict) -> tuple[int, str]:
-    import datetime as dt
 
     from hggis.idle.flags import confirm_flag, flag_parcel
     from tests.workbench_helpers import idle_parcel
@@ -519,9 +519,9 @@ def _case_from_flag(site: dict) -> tuple[int, str]:
     manager = Principal("pg-manager", "park_manager", parks=frozenset({PARK}))
     officer = Principal("pg-officer", "county_officer", counties=frozenset({COUNTY}))
     with transaction(engine, manager.actor, "test flag") as conn:
-        flag_id = flag_parcel(conn, manager, code, "无施工迹象", None, dt.date.today())
+        flag_id = flag_parcel(conn, manager, code, "无施工迹象", None, clock.today())
     with transaction(engine, officer.actor, "test confirm") as conn:
-        return confirm_flag(conn, officer, flag_id, "核实属实", dt.date.today()), code
+        return confirm_flag(conn, officer, flag_id, "核实属实", clock.today()), code
 
 
 def _fingerprint(engine) -> tuple:  # noqa: ANN001
@@ -542,14 +542,13 @@ def test_case_page_offers_only_the_allowed_steps_and_reading_it_changes_nothing(
 
 
 def test_case_step_refusals_are_shown_in_chinese_and_change_nothing(site) -> None:  # noqa: ANN001
-    import datetime as dt
 
     engine = site["engine"]
     case_id, _code = _case_from_flag(site)
     client = client_for(site, "officer")
     token = csrf_of(client.get(f"/cases/{case_id}").text)
     before = _fingerprint(engine)
-    today = dt.date.today().isoformat()
+    today = clock.today().isoformat()
     r = client.post(f"/cases/{case_id}/steps/issue_notice", data={"csrf": token, "on": today, "reason": "发出通知"})
     assert r.status_code == 422 and re.search(r'id="doc_kind-issue_notice-error"[^>]*>[^<]*须登记文书', r.text)
     r = client.post(f"/cases/{case_id}/steps/issue_finding",
@@ -566,7 +565,6 @@ def test_case_step_refusals_are_shown_in_chinese_and_change_nothing(site) -> Non
 
 
 def test_queue_lists_waiting_flags_and_a_dismissal_needs_a_reason(site) -> None:  # noqa: ANN001
-    import datetime as dt
 
     from hggis.idle.flags import flag_parcel
     from tests.workbench_helpers import idle_parcel
@@ -575,7 +573,7 @@ def test_queue_lists_waiting_flags_and_a_dismissal_needs_a_reason(site) -> None:
     code = idle_parcel(engine, PARK)
     manager = Principal("pg-manager", "park_manager", parks=frozenset({PARK}))
     with transaction(engine, manager.actor, "test flag") as conn:
-        flag_id = flag_parcel(conn, manager, code, "疑似停产", None, dt.date.today())
+        flag_id = flag_parcel(conn, manager, code, "疑似停产", None, clock.today())
     client = client_for(site, "officer")
     page = client.get("/cases")
     assert f'id="flag-{flag_id}"' in page.text and "园区标记待核实" in page.text

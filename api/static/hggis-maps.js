@@ -27,7 +27,7 @@
   // kind → how a value is written in a popup
   var FORMATS = {
     text: function (v) { return esc(v); },
-    mu: function (v) { return num(v, 1) + " 亩"; },
+    mu: function (v) { return num(v, HGGIS.areaDecimals) + " 亩"; },  // set by the page from AREA_DECIMALS
     yi: function (v) { return num(v, 1) + " 亿元"; },
     num1: function (v) { return num(v, 1); },
     num2: function (v) { return num(v, 2); },

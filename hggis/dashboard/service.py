@@ -26,6 +26,7 @@ from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.dashboard.status import kpi_status
 from hggis.db.models import County, Park
 from hggis.errors import Invalid
+from hggis.geo import round_mu, total_mu
 
 PROJECT_YEARS = 5  # how many years of project starts/completions the dashboard shows
 
@@ -237,11 +238,11 @@ def _reserve(conn: Connection, principal: Principal, targets: dict[tuple[str, st
     plan = targets.get(("county_reserve", ""))
     ledger = reserve_ledger(conn, principal)
     rows = [
-        {"adcode": r.adcode, "name": r.name, "reserve_mu": round(r.reserve_mu, 1), "parcels": r.reserve_parcels,
-         "on_offer_mu": round(r.on_offer_mu, 1), "largest_block_mu": round(r.largest_block_mu, 1),
+        {"adcode": r.adcode, "name": r.name, "reserve_mu": round_mu(r.reserve_mu), "parcels": r.reserve_parcels,
+         "on_offer_mu": round_mu(r.on_offer_mu), "largest_block_mu": round_mu(r.largest_block_mu),
          "target_min": r.target_min_mu if r.target_min_mu is not None else (plan.min_value if plan else None),
          "target_max": r.target_max_mu if r.target_max_mu is not None else (plan.max_value if plan else None),
-         "status": r.status, "status_label": r.status_label, "gap_mu": round(r.gap_mu, 1)}
+         "status": r.status, "status_label": r.status_label, "gap_mu": round_mu(r.gap_mu)}
         for r in ledger.rows
     ]
     if scope == "park":
@@ -254,7 +255,7 @@ def _reserve(conn: Connection, principal: Principal, targets: dict[tuple[str, st
                                                   if r["share_of_county_pct"] is not None else "")
     return {"source": "标准地储备台账", "rows": rows,
             "within": sum(1 for r in rows if r["status"] == "within") if scope != "park" else None,
-            "total_mu": round(sum(float(r["reserve_mu"] or 0) for r in rows), 1)}
+            "total_mu": total_mu(float(r["reserve_mu"] or 0) for r in rows)}
 
 
 def _projects(conn: Connection, principal: Principal, year: int, shown: list[str] | None = None) -> dict[str, Any]:

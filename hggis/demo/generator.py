@@ -863,7 +863,7 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
             rec["investment_to_date"] = _money(rec["planned_investment"] * rng.uniform(0.85, 1.10))
             if rng.random() < 0.02 and completed < dt.date(2023, 1, 1):
                 rec["production_stopped_since"] = _day(rng, dt.date(2024, 2, 1), dt.date(2025, 3, 31))
-        elif st == "under_construction":
+        elif lot_st == "under_construction":
             signed = _day(rng, dt.date(2022, 9, 1), dt.date(2024, 12, 31))
             agreed_start = _plus(signed, rng.uniform(90, 180))
             rec.update(contract(i, signed, agreed_start, kind))
@@ -873,11 +873,11 @@ def generate(seed: int, counties: Mapping[str, BaseGeometry]) -> DemoData:
             rec["investment_to_date"] = _money(rec["planned_investment"] * rng.uniform(0.25, 0.80))
             if rng.random() < 0.08 and started < dt.date(2025, 3, 1):  # a few halted, less than a year ago
                 rec["halted_since"] = _day(rng, max(_plus(started, 30), dt.date(2024, 9, 1)), dt.date(2025, 5, 31))
-        elif st == "supplied":
+        elif lot_st == "supplied":
             signed = _day(rng, dt.date(2024, 6, 1), dt.date(2025, 5, 31))
             agreed_start = _plus(signed, rng.uniform(90, 270))
             rec.update(contract(i, signed, agreed_start, kind))
-        elif st == "idle_candidate":
+        elif lot_st == "idle_candidate":
             if rng.random() < 0.7:  # never started: 1–3 years past the agreed start
                 agreed_start = _day(rng, dt.date(2022, 7, 15), dt.date(2024, 6, 15))
                 signed = _plus(agreed_start, -rng.uniform(90, 180))

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize, grant
 from hggis.config import get_settings
+from hggis.geo import round_mu_sql
 from hggis.mapdata.common import DISPLAY_DECIMALS, MapRequestError, feature_collection
 
 
@@ -69,11 +70,11 @@ def _parks(conn: Connection, principal: Principal, year: int | None, industry: s
         LEFT JOIN f ON f.park_id = k.id
         WHERE (CAST(:industry AS text) IS NULL OR k.industry_code = :industry)
     """
-    props = """jsonb_build_object('id', q.id, 'name', q.name, 'county', q.county, 'level', q.level,
+    props = f"""jsonb_build_object('id', q.id, 'name', q.name, 'county', q.county, 'level', q.level,
                   'industry_code', q.industry_code, 'industry', q.industry_name,
                   'leading_industries', array_to_string(q.leading_industries, '、'),
                   'output_yi', q.output_yi, 'output_withheld', q.output_withheld,
-                  'area_mu', round((ST_Area(q.boundary::geography) / (2000.0 / 3))::numeric, 1)::float8,
+                  'area_mu', {round_mu_sql("ST_Area(q.boundary::geography) / (2000.0 / 3)")},
                   'contact_office', q.contact_office, 'details', '/ogc/collections/parks/items/' || q.id)"""
     params = {"year": year or 0, "industry": industry, **vparams}
     outlines = feature_collection(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from hggis import clock
 from hggis.access.policy import Forbidden, Principal, grant, scope_clause
 from hggis.config import get_settings
+from hggis.geo import round_mu_sql
 from hggis.idle.cases import STATE_LABELS, list_cases
 from hggis.idle.deadlines import deadlines
 from hggis.idle.scan import latest_scan_id, scan_results
@@ -52,13 +53,13 @@ def _all_pages(fetch: Any, key: str = "items") -> list[dict[str, Any]]:
 
 
 def _outlines(conn: Connection, parcel_ids: list[int]) -> dict[int, tuple[Any, float]]:
-    """Outline and area (亩, rounded once, to 0.1, by PostgreSQL) of each parcel."""
+    """Outline and area (亩, rounded once, to AREA_DECIMALS, by PostgreSQL) of each parcel."""
     if not parcel_ids:
         return {}
     fc = feature_collection(
         conn,
         "SELECT ST_AsGeoJSON(p.geom, 7)::json AS geometry, jsonb_build_object('id', p.id, 'area_mu', "
-        "round(p.area_mu::numeric, 1)::float8) AS properties FROM parcels p WHERE p.id = ANY(:ids)",
+        f"{round_mu_sql('p.area_mu')}) AS properties FROM parcels p WHERE p.id = ANY(:ids)",
         {"ids": sorted(set(parcel_ids))},
     )
     return {f["properties"]["id"]: (f["geometry"], f["properties"]["area_mu"]) for f in fc["features"]}

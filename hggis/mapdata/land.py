@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from hggis.access.policy import Forbidden, Principal, grant
 from hggis.config import get_settings
 from hggis.features import LAYERS
+from hggis.geo import round_mu, round_mu_sql
 from hggis.mapdata.common import MapRequestError, feature_collection
 
 LAND = LAYERS["parcels"]
@@ -28,7 +29,7 @@ LAND_SOURCE = LAND.source + " LEFT JOIN control_indicators ci ON ci.parcel_id = 
 #: The public fields of land on offer, plus the published control indicators and contact.
 LAND_FIELDS: dict[str, str] = {
     **LAND.public_fields,
-    "area_mu": "round(p.area_mu::numeric, 1)::float8",
+    "area_mu": round_mu_sql("p.area_mu"),
     "contact_office": "k.contact_office",
     "investment_intensity": "ci.investment_intensity::float8",
     "far_min": "ci.far_min::float8",
@@ -124,7 +125,7 @@ def land_on_offer(conn: Connection, principal: Principal, f: LandFilter, inline_
             f"FROM {LAND_SOURCE} WHERE {where} ORDER BY p.code",
             params,
         )
-    return LandMapData(filter=f, count=count, area_mu=round(float(area), 1), inline=inline, tile_query=f.query())
+    return LandMapData(filter=f, count=count, area_mu=round_mu(area), inline=inline, tile_query=f.query())
 
 
 def find_sites_for_map(conn: Connection, principal: Principal, f: LandFilter, limit: int = 10) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def site_features(answer: dict[str, Any]) -> dict[str, Any]:
             "geometry": r["geometry"],
             "properties": {
                 "site_rank": r["site_rank"], "county": r["county"], "parks": "、".join(r.get("parks") or []),
-                "area_mu": round(float(r["area_mu"]), 1), "parcel_count": r["parcel_count"],
+                "area_mu": round_mu(r["area_mu"]), "parcel_count": r["parcel_count"],
                 "parcels": "、".join(r.get("parcels") or []), "site_score": r["site_score"],
                 "explanation": r.get("explanation"),
             },

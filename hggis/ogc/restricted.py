@@ -9,6 +9,7 @@ collection with one more ``register`` call.
 from __future__ import annotations
 
 from hggis.features import Layer
+from hggis.geo import round_mu_sql
 from hggis.idle.cases import BASIS_LABELS, DISPOSAL_LABELS, STATE_LABELS
 from hggis.ogc.collections import Collection, register, source_of
 
@@ -30,7 +31,7 @@ IDLE_CASES = Layer(
     public_fields={
         "case_id": "c.id",
         "parcel_code": "p.code",
-        "area_mu": "round(p.area_mu::numeric, 1)",
+        "area_mu": round_mu_sql("p.area_mu"),
         "adcode": "p.adcode",
         "county": "co.name",
         "park_id": "p.park_id",

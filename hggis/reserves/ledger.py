@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, scope_clause
+from hggis.geo import total_mu
 from hggis.reserves.asof import state_source
 from hggis.reserves.common import LOCAL_TZ, InvalidRequest, end_of_day, list_scope, today_local
 from hggis.reserves.contiguity import components_sql, tolerance_m
@@ -78,10 +79,10 @@ def target_status(reserve_mu: float, lo: float | None, hi: float | None) -> tupl
         return None, 0.0, "无目标"
     if reserve_mu < lo:
         gap = round(lo - reserve_mu, 2)
-        return "short", gap, f"短缺 {gap:.1f} 亩"
+        return "short", gap, f"短缺 {gap:.2f} 亩"
     if reserve_mu > hi:
         gap = round(reserve_mu - hi, 2)
-        return "above", gap, f"超出 {gap:.1f} 亩"
+        return "above", gap, f"超出 {gap:.2f} 亩"
     return "within", 0.0, "达标"
 
 
@@ -171,9 +172,9 @@ def _total(rows: list[LedgerRow], scope: str) -> LedgerRow:
     hi = sum(r.target_max_mu for r in with_target) if with_target else None  # type: ignore[misc]
     largest = max(rows, key=lambda r: r.largest_block_mu, default=None)
     fig = {
-        "reserve_mu": sum(r.reserve_mu for r in rows),
+        "reserve_mu": total_mu(r.reserve_mu for r in rows),
         "reserve_parcels": sum(r.reserve_parcels for r in rows),
-        "on_offer_mu": sum(r.on_offer_mu for r in rows),
+        "on_offer_mu": total_mu(r.on_offer_mu for r in rows),
         "on_offer_parcels": sum(r.on_offer_parcels for r in rows),
         "largest_block_mu": largest.largest_block_mu if largest else 0.0,
         "largest_block_parcels": largest.largest_block_parcels if largest else 0,

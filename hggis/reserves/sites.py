@@ -535,11 +535,11 @@ def _explain(site: dict[str, Any], q: SiteQuery, rank: int, neighbour: dict[str,
     mid = (q.min_mu + q.max_mu) / 2
     c = site["components"]
     parts = [f"第 {rank} 名，总分 {site['score']:.3f}。"]
-    parts.append(f"面积 {site['area_mu']:.1f} 亩（区间 {q.min_mu:g}–{q.max_mu:g}，目标中值 {mid:g}），面积契合 {c['area_fit']['value']:.2f}")
+    parts.append(f"面积 {site['area_mu']:.2f} 亩（区间 {q.min_mu:g}–{q.max_mu:g}，目标中值 {mid:g}），面积契合 {c['area_fit']['value']:.2f}")
     if site["mean_slope_deg"] is not None:
         slope = f"；平均坡度 {site['mean_slope_deg']:.1f}°"
         if site["slope_unknown_mu"] > 0:
-            slope += f"（其中 {site['slope_unknown_mu']:.1f} 亩无坡度数据，按默认分计）"
+            slope += f"（其中 {site['slope_unknown_mu']:.2f} 亩无坡度数据，按默认分计）"
     else:
         slope = "；无坡度数据（按默认分计）"
     parts.append(slope + f"，坡度得分 {c['slope']['value']:.2f}")
@@ -547,9 +547,9 @@ def _explain(site: dict[str, Any], q: SiteQuery, rank: int, neighbour: dict[str,
         parts.append(f"；距{ref.label if ref else '参考'} {site['distance_m'] / 1000:.2f} km，距离得分 {c['distance']['value']:.2f}")
     parts.append("。")
     if site["excluded_mu"] > 0.01:
-        parts.append(f"已扣除约束层（{'、'.join(site['excluded_by'])}）{site['excluded_mu']:.1f} 亩。")
+        parts.append(f"已扣除约束层（{'、'.join(site['excluded_by'])}）{site['excluded_mu']:.2f} 亩。")
     if site["kind"] == "sub_site":
-        parts.append(f"由 {site['block_area_mu']:.1f} 亩的连片地块中划出。")
+        parts.append(f"由 {site['block_area_mu']:.2f} 亩的连片地块中划出。")
     if neighbour is not None:
         diffs = {k: site["components"][k]["contribution"] - neighbour["components"][k]["contribution"]
                  for k in site["components"] if k in neighbour["components"]}
