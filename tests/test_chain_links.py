@@ -109,3 +109,13 @@ def test_the_site_finder_starts_from_a_chain_link(client, clean_db, tmp_path):
                                              "min_mu": 10, "max_mu": 200})
     assert clash.status_code == 422 and "industry" in clash.text
     assert client.get("/api/sites", params={"chain_link": 999999, "min_mu": 1, "max_mu": 9}).status_code == 422
+
+
+def test_the_chains_page_edits_and_hides_firms_from_the_public(client, clean_db):
+    admin = make_user(clean_db, "ch-admin4", "city_admin")
+    assert _import(client, admin, xlsx(HEADER, ROWS)).status_code == 200
+    page = client.get("/chains", headers=admin.headers)
+    assert page.status_code == 200 and "某某电子材料股份" in page.text and "/maps/land?industry=optoelectronics" in page.text
+    link = next(x for x in client.get("/api/chain-links").json() if x["name"] == "光纤预制棒")
+    found = client.get(f"/reserves?chain_link={link['id']}", headers=admin.headers)
+    assert found.status_code == 200 and 'value="optoelectronics" selected' in found.text

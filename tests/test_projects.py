@@ -210,3 +210,35 @@ def test_the_template_downloads_and_imports_as_is(client, clean_db):
     done = _import(client, admin, buf.getvalue(), "模板.xlsx")
     assert done.status_code == 200, done.text
     assert done.json()["inserted"] == 1
+
+
+def test_the_cli_imports_and_lists_a_figure(cli, tmp_path):
+    sheet = tmp_path / "清单.xlsx"
+    sheet.write_bytes(xlsx(HEADER[:19], [r[:19] for r in ROWS]))
+    done = cli("projects", "import", str(sheet))
+    assert done.exit_code == 0, done.output
+    listed = cli("projects", "list", "--figure", "started", "--year", "2025")
+    assert listed.exit_code == 0, listed.output
+    assert "共 2 个项目" in listed.output and "甲新材料项目" in listed.output and "丙石材项目" not in listed.output
+    board = cli("projects", "dashboard", "--year", "2025")
+    assert "新开工 2" in board.output and "资金到位率 32.5%" in board.output
+    bad = tmp_path / "坏.xlsx"
+    bad.write_bytes(xlsx(HEADER[:3], [["某项目", "北京市", "新建类"]]))
+    refused = cli("projects", "import", str(bad))
+    assert refused.exit_code == 1 and "北京市" in refused.output
+
+
+def test_the_pages_list_show_and_drill_down(client, clean_db):
+    admin = make_user(clean_db, "pj-admin7", "city_admin")
+    assert _import(client, admin, xlsx(HEADER[:19], [r[:19] for r in ROWS])).status_code == 200
+    listing = client.get("/projects", params={"figure": "started", "year": "2025"}, headers=admin.headers)
+    assert listing.status_code == 200, listing.text
+    assert "甲新材料项目" in listing.text and "乙装备项目" in listing.text and "丙石材项目" not in listing.text
+    assert "新开工项目" in listing.text
+    pid = client.get("/api/projects", params={"q": "甲新材料"}, headers=admin.headers).json()["items"][0]["id"]
+    detail = client.get(f"/projects/{pid}", headers=admin.headers)
+    assert detail.status_code == 200 and "张三" in detail.text and "2025-03-31" in detail.text
+    assert client.get("/projects/import", headers=admin.headers, follow_redirects=False).headers["location"] == \
+        "/imports?kind=projects"
+    assert 'value="projects" checked' in client.get("/imports?kind=projects", headers=admin.headers).text
+    assert client.get("/projects", follow_redirects=False).status_code in (303, 401)
