@@ -251,8 +251,8 @@ PROBES.update({
         json={"version": _project_version(w, _project(w, s)), "note": "矩阵测试"}).status_code,
     ("chain_links", "read"): lambda w, h, s: w.client.get("/api/chain-links", headers=h).status_code,
     ("chain_links", "write"): lambda w, h, s: w.client.post(
-        f"/api/clusters/{_cluster_of(w)}/chain-links", headers=h,
-        json={"name": f"矩阵测试 {len(_MADE)} {h.get('Authorization', '')[-8:]}", "position": "midstream",
+        "/api/chain-links", headers=h,
+        json={"cluster_id": _cluster_of(w), "name": f"矩阵测试 {len(_MADE)} {h.get('Authorization', '')[-8:]}", "position": "midstream",
               "standing": "strength"}).status_code,
     ("chain_targets", "read"): lambda w, h, s: _targets_visible(w, h),
     ("chain_targets", "write"): lambda w, h, s: w.client.post(

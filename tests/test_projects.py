@@ -242,3 +242,17 @@ def test_the_pages_list_show_and_drill_down(client, clean_db):
         "/imports?kind=projects"
     assert 'value="projects" checked' in client.get("/imports?kind=projects", headers=admin.headers).text
     assert client.get("/projects", follow_redirects=False).status_code in (303, 401)
+
+
+def test_the_dashboard_page_links_each_pipeline_figure_to_its_projects(client, clean_db):
+    admin = make_user(clean_db, "pj-admin8", "city_admin")
+    assert _import(client, admin, xlsx(HEADER[:19], [r[:19] for r in ROWS])).status_code == 200
+    figures = f"统一社会信用代码,企业名称,所属县（市、区）,年度,主营业务收入（万元）\n{credit_code(777)},某企业,黄州区,2025,3000\n"
+    r = client.post("/api/imports/figures", files={"file": ("f.csv", figures.encode(), "text/csv")}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    page = client.get("/dashboard", params={"year": 2025}, headers=admin.headers)
+    assert page.status_code == 200, page.text
+    assert "项目推进（2025 年" in page.text
+    assert '<a href="/projects?figure=started&amp;year=2025&amp;adcode=421102">2</a>' in page.text
+    drilled = client.get("/projects?figure=started&year=2025&adcode=421102", headers=admin.headers)
+    assert "甲新材料项目" in drilled.text and "乙装备项目" in drilled.text

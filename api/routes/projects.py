@@ -162,6 +162,7 @@ Gbt = Annotated[list[Annotated[str, Field(pattern=r"^[0-9]{2,4}$")]], Field(max_
 class NewLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    cluster_id: int = Field(..., ge=1, le=2**31 - 1)
     name: Annotated[str, Field(min_length=1, max_length=200)]
     position: Position
     standing: Standing
@@ -203,11 +204,10 @@ class TargetChanges(BaseModel):
     reason: Text | None = None
 
 
-@router.post("/clusters/{cluster_id}/chain-links", status_code=201, summary="Add a chain link to a cluster")
-def chain_link_create(cluster_id: RowId, body: NewLink, principal: Principal = SignedIn,
-                      db: Engine = Depends(engine)) -> dict[str, Any]:
+@router.post("/chain-links", status_code=201, summary="Add a chain link to a cluster")
+def chain_link_create(body: NewLink, principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict[str, Any]:
     with transaction(db, principal.actor, body.reason or "新增产业链环节") as conn:
-        return chains.create_link(conn, principal, cluster_id, body.model_dump(exclude={"reason"}))
+        return chains.create_link(conn, principal, body.cluster_id, body.model_dump(exclude={"reason", "cluster_id"}))
 
 
 @router.patch("/chain-links/{link_id}", summary="Change a chain link (If-Match/version)")
