@@ -34,6 +34,7 @@ from api.routes import (
     pages,
     parcels,
     patrols,
+    projects,
     reserves,
     terrain,
     tiles,
@@ -42,6 +43,7 @@ from api.routes import (
     workbench_imports,
     workbench_parcels,
     workbench_patrols,
+    workbench_projects,
     workbench_reserves,
     workbench_search,
     workbench_users,
@@ -115,6 +117,6 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols, projects, workbench_projects):
         app.include_router(module.router)
     return app

@@ -20,6 +20,7 @@ from hggis.db.commands import db_app
 from hggis.evaluation.commands import evaluate_app
 from hggis.idle.commands import idle_app
 from hggis.io.commands import export_app, import_app
+from hggis.projects.commands import chains_app, projects_app
 from hggis.reserves.commands import constraints_app, reserves_app, sites_app
 from hggis.terminal import fail, ready_engine
 from hggis.terrain.commands import terrain_app
@@ -58,6 +59,8 @@ for sub_app, name in (
     (constraints_app, "constraints"),
     (terrain_app, "terrain"),
     (dashboard_app, "dashboard"),
+    (projects_app, "projects"),
+    (chains_app, "chains"),
 ):
     app.add_typer(sub_app, name=name)
 

@@ -33,6 +33,12 @@ from hggis.db.roles import render_roles_sql
 
 TEST_DB = f"hggis_test_{os.getpid()}"
 DATA_TABLES = (
+    "chain_targets",
+    "chain_links",
+    "project_parcels",
+    "project_list_moves",
+    "project_funds",
+    "projects",
     "occupancies",
     "control_indicators",
     "parcels",

@@ -210,6 +210,60 @@ def _service_users_write(w: World, h: dict[str, str], s: str) -> int:
 
 PROBES[("users", "write")] = _service_users_write
 
+_MADE: dict[str, int] = {}
+
+
+def _project(w: World, side: str) -> int:
+    """A project in the officer's county (in) or another (out), made once as set-up."""
+    if side not in _MADE:
+        adcode = IN_COUNTY if side == "in" else OUT_COUNTY
+        with transaction(w.engine, "test setup", "matrix project") as conn:
+            _MADE[side] = conn.execute(text("INSERT INTO projects (name, adcode) VALUES (:n, :a) RETURNING id"),
+                                       {"n": f"矩阵测试项目 {side}", "a": adcode}).scalar_one()
+    return _MADE[side]
+
+
+def _link(w: World) -> int:
+    if "link" not in _MADE:
+        with transaction(w.engine, "test setup", "matrix link") as conn:
+            _MADE["link"] = conn.execute(text(
+                "INSERT INTO chain_links (cluster_id, name, position, standing) "
+                "SELECT min(id), '矩阵测试环节', 'upstream', 'gap' FROM clusters RETURNING id")).scalar_one()
+    return _MADE["link"]
+
+
+def _project_version(w: World, pid: int) -> int:
+    with w.engine.connect() as conn:
+        return conn.execute(text("SELECT version FROM projects WHERE id = :i"), {"i": pid}).scalar_one()
+
+
+def _targets_visible(w: World, h: dict[str, str]) -> int:
+    """Target firms come with a link only for those who may read them: 200 with them, 403 without."""
+    r = w.client.get(f"/api/chain-links/{_link(w)}", headers=h)
+    return r.status_code if r.status_code != 200 else (200 if "target_firms" in r.json() else 403)
+
+
+PROBES.update({
+    ("projects", "read"): lambda w, h, s: w.client.get(f"/api/projects/{_project(w, s)}", headers=h).status_code,
+    ("projects", "write"): lambda w, h, s: w.client.patch(
+        f"/api/projects/{_project(w, s)}", headers=h,
+        json={"version": _project_version(w, _project(w, s)), "note": "矩阵测试"}).status_code,
+    ("chain_links", "read"): lambda w, h, s: w.client.get("/api/chain-links", headers=h).status_code,
+    ("chain_links", "write"): lambda w, h, s: w.client.post(
+        "/api/chain-links", headers=h,
+        json={"cluster_id": _cluster_of(w), "name": f"矩阵测试 {len(_MADE)} {h.get('Authorization', '')[-8:]}", "position": "midstream",
+              "standing": "strength"}).status_code,
+    ("chain_targets", "read"): lambda w, h, s: _targets_visible(w, h),
+    ("chain_targets", "write"): lambda w, h, s: w.client.post(
+        f"/api/chain-links/{_link(w)}/targets", headers=h,
+        json={"name": f"矩阵测试企业 {h.get('Authorization', '')[-8:]}"}).status_code,
+})
+
+
+def _cluster_of(w: World) -> int:
+    with w.engine.connect() as conn:
+        return conn.execute(text("SELECT cluster_id FROM chain_links WHERE id = :i"), {"i": _link(w)}).scalar_one()
+
 
 def _expected(role: str, resource: str, action: str, side: str) -> bool:
     scope = POLICY[resource][action].get(role)

@@ -11,8 +11,9 @@ from sqlalchemy.engine import Connection
 from api.deps import SignedIn, connection
 from api.pages_common import render
 from api.workbench import PageRoute
-from hggis.access.policy import Principal
+from hggis.access.policy import Principal, grant
 from hggis.dashboard.excel import filename, workbook_bytes
+from hggis.dashboard.pipeline import pipeline_dashboard
 from hggis.dashboard.service import Dashboard, DashboardError, plan_dashboard
 from hggis.summary import dataset_label
 
@@ -33,7 +34,8 @@ def _dashboard(conn: Connection, principal: Principal, year: int | None) -> Dash
 def dashboard_page(request: Request, year: Year = None, principal: Principal = SignedIn,
                    conn: Connection = Depends(connection)) -> Response:
     d = _dashboard(conn, principal, year)
-    return render(request, "dashboard.html", {"d": d, "demo": dataset_label(conn)})
+    pipeline = pipeline_dashboard(conn, principal, d.year) if grant(principal, "projects", "read") else None
+    return render(request, "dashboard.html", {"d": d, "demo": dataset_label(conn), "pipeline": pipeline})
 
 
 @router.get("/dashboard.xlsx")

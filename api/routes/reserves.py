@@ -176,11 +176,13 @@ def sites(
     near_park: Annotated[int | None, Query(ge=1, description="reference: a park's centre")] = None,
     near_layer: Annotated[int | None, Query(ge=1, description="reference: nearest feature of a layer (officers)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    chain_link: Annotated[int | None, Query(ge=1, le=INT4_MAX, description="start from a 招商 chain link (its industry)")] = None,
     principal: Principal = Caller,
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
     q = SiteQuery(min_mu=min_mu, max_mu=max_mu, adcode=adcode, park_id=park_id, industry=industry,
-                  max_slope_deg=max_slope, near=_near(near), near_park=near_park, near_layer=near_layer, limit=limit)
+                  max_slope_deg=max_slope, near=_near(near), near_park=near_park, near_layer=near_layer, limit=limit,
+                  chain_link=chain_link)
     return _call(lambda: find_sites(conn, principal, q))
 
 

@@ -30,6 +30,8 @@ from hggis.io.keyed_sheet import SheetImportOptions
 from hggis.io.occupancies_import import import_occupancies
 from hggis.io.parcels_import import ParcelImportOptions, import_parcels
 from hggis.io.report_text import KIND_TEXT
+from hggis.projects.chains import import_chain_links
+from hggis.projects.importer import import_projects
 from hggis.workbench import staging
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -39,7 +41,10 @@ ISSUES_PAGE = 100
 KINDS = {"parcels": "宗地（Shapefile .zip、GeoPackage、GeoJSON、CSV+WKT）", "figures": "企业年度数据（Excel 模板 .xlsx 或 CSV）",
          "occupancies": "用地企业表（宗地代码、统一社会信用代码、份额或建筑面积、角色、起止日期；.xlsx 或 CSV）",
          "facts": "开发建设情况表（宗地代码及交地、开工、停工、竣工日期，建筑面积、累计投资、监管号；.xlsx 或 CSV）"}
-SHEET_IMPORTS = {"occupancies": import_occupancies, "facts": import_facts}
+KINDS["projects"] = "项目清单（谋划、前期、新建、续建；项目清单模板 .xlsx 或 CSV）"
+KINDS["chain_links"] = "锻长板补短板清单（产业链环节与目标企业；.xlsx 或 CSV）"
+SHEET_IMPORTS = {"occupancies": import_occupancies, "facts": import_facts, "projects": import_projects,
+                 "chain_links": import_chain_links}
 CRS_CHOICES = [("", "自动识别（按 .prj 和坐标范围）"), ("4490", "CGCS2000 经纬度 EPSG:4490"),
                ("4547", "CGCS2000 3° 高斯-克吕格 38 带（无带号）EPSG:4547"),
                ("4548", "CGCS2000 3° 高斯-克吕格 39 带（无带号）EPSG:4548"),
@@ -66,10 +71,11 @@ def _form_context(conn: Connection, principal: Principal, page: int, values: dic
 
 
 @router.get("/imports")
-def imports(request: Request, page: str | None = None, principal: Principal = PageUser,
+def imports(request: Request, page: str | None = None, kind: str | None = None, principal: Principal = PageUser,
             conn: Connection = Depends(connection)) -> Response:
     require_import_right(principal)
-    return show(request, conn, "wb_imports.html", _form_context(conn, principal, int_param(page, 1)))
+    values = {"kind": choice(kind, KINDS, "parcels") or "parcels", "status": "reserve"}
+    return show(request, conn, "wb_imports.html", _form_context(conn, principal, int_param(page, 1), values))
 
 
 def _stored_name(original: str, allowed: tuple[str, ...]) -> str:

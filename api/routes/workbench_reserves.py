@@ -109,6 +109,22 @@ def site_report_xlsx(request: Request, principal: Principal = PageUser, conn: Co
                                "%E9%80%89%E5%9D%80%E6%8A%A5%E5%91%8A.xlsx"})
 
 
+def _chain_link(conn: Connection, raw: str, values: dict[str, str]) -> int | None:
+    """A search started from a 招商 chain link (/chains): its industry fills the form's industry."""
+    if not raw.isdigit() or len(raw) > 9:
+        return None
+    from hggis.errors import NotFound
+    from hggis.projects.chains import link_industry
+
+    try:
+        industry, _classes, _name = link_industry(conn, int(raw))
+    except NotFound:
+        return None
+    if industry and not values.get("industry"):
+        values["industry"] = industry
+    return int(raw)
+
+
 @router.get("/reserves")
 def reserves(request: Request, principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     require_grant(principal, "reserves")
@@ -117,9 +133,11 @@ def reserves(request: Request, principal: Principal = PageUser, conn: Connection
     values = {k: request.query_params.get(k, "") for k in FORM_FIELDS}
     errors: dict[str, str] = {}
     found = None
+    link = _chain_link(conn, request.query_params.get("chain_link", ""), values)
     if request.query_params.get("find"):
         query = _site_query(values, options, errors)
         if query is not None:
+            query.chain_link = link
             try:
                 found = find_sites(conn, principal, query)
             except InvalidRequest as exc:

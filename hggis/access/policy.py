@@ -84,6 +84,18 @@ POLICY: dict[str, dict[str, dict[str, Scope]]] = {
     "history": {
         "read": {"park_manager": "park", "county_officer": "county", "city_admin": "all"},
     },
+    "projects": {
+        "read": {"county_officer": "county", "city_admin": "all"},
+        "write": {"county_officer": "county", "city_admin": "all"},
+    },
+    "chain_links": {
+        "read": {"public": "public", "park_manager": "all", "county_officer": "all", "city_admin": "all"},
+        "write": {"city_admin": "all"},
+    },
+    "chain_targets": {
+        "read": {"park_manager": "all", "county_officer": "all", "city_admin": "all"},
+        "write": {"city_admin": "all"},
+    },
     "users": {
         "read": {"city_admin": "all"},
         "write": {"city_admin": "all"},
@@ -197,5 +209,6 @@ CONFIDENTIAL_FIELDS: frozenset[str] = frozenset(
         "grade", "class_code", "evaluation_class", "holder_id", "holder_credit_code",
         "credit_code", "land_price", "planned_investment", "investment_to_date",
         "tax_per_mu_actual", "contract_no", "token_hash", "password_hash",
+        "target_firms", "signed_investment_wan", "investor_credit_code",
     }
 )

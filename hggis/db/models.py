@@ -370,4 +370,10 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "constraint_layers": ("id",),
     "plan_targets": ("id",),
     "patrols": ("id",),
+    "projects": ("id",),
+    "project_funds": ("project_id", "on_date"),
+    "project_list_moves": ("id",),
+    "project_parcels": ("project_id", "parcel_id"),
+    "chain_links": ("id",),
+    "chain_targets": ("id",),
 }

@@ -15,6 +15,7 @@ from hggis.idle import (
 )
 from hggis.io import tables as io_tables  # noqa: F401
 from hggis.patrol import tables as patrol_tables  # noqa: F401
+from hggis.projects import tables as projects_tables  # noqa: F401
 from hggis.reserves import tables as reserves_tables  # noqa: F401
 from hggis.terrain import tables as terrain_tables  # noqa: F401
 

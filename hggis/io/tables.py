@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hggis.db.models import Base, _in
 
-IMPORT_KINDS = ("parcels", "figures", "occupancies", "facts")
+IMPORT_KINDS = ("parcels", "figures", "occupancies", "facts", "projects", "chain_links")
 IMPORT_STATUSES = ("applied", "dry_run", "refused", "running", "interrupted")
 
 

@@ -93,6 +93,7 @@ class SiteQuery:
     near_park: int | None = None
     near_layer: int | None = None
     limit: int = 20
+    chain_link: int | None = None  # start from a 招商 chain link: its industry filters the land
 
 
 @dataclass
@@ -136,6 +137,8 @@ def validate(conn: Connection, principal: Principal, q: SiteQuery) -> Reference 
             raise InvalidRequest("park_id", f"unknown park {q.park_id}")
         if q.adcode is not None and park.adcode != q.adcode:
             raise InvalidRequest("park_id", f"park {q.park_id} is not in county {q.adcode}")
+    if q.chain_link is not None:
+        _industry_of_link(conn, q)
     if q.industry is not None and conn.execute(text("SELECT 1 FROM industries WHERE code = :c"), {"c": q.industry}).first() is None:
         codes = ", ".join(conn.execute(text("SELECT code FROM industries ORDER BY sort_order")).scalars())
         raise InvalidRequest("industry", f"unknown industry {q.industry!r} (one of {codes})")
@@ -149,6 +152,20 @@ def validate(conn: Connection, principal: Principal, q: SiteQuery) -> Reference 
     if len(given) > 1:
         raise InvalidRequest(given[1], "give one reference: a point, a park or a layer")
     return _reference(conn, principal, q)
+
+
+def _industry_of_link(conn: Connection, q: SiteQuery) -> None:
+    """A chain link stands for its industry (hggis.projects.chains); a different explicit one is refused."""
+    from hggis.errors import NotFound as Missing
+    from hggis.projects.chains import link_industry
+
+    try:
+        industry, _classes, name = link_industry(conn, q.chain_link)  # type: ignore[arg-type]
+    except Missing:
+        raise InvalidRequest("chain_link", f"unknown chain link {q.chain_link}") from None
+    if q.industry is not None and industry is not None and q.industry != industry:
+        raise InvalidRequest("industry", f"chain link {name!r} is of industry {industry!r}, not {q.industry!r}")
+    q.industry = q.industry or industry
 
 
 def _reference(conn: Connection, principal: Principal, q: SiteQuery) -> Reference | None:
@@ -617,6 +634,7 @@ def find_sites(conn: Connection, principal: Principal, q: SiteQuery) -> dict[str
     conn.execute(text("DROP TABLE IF EXISTS pg_temp.site_members, pg_temp.site_pieces"))
     return {
         "query": asdict(q),
+        "chain_link": _link_brief(conn, q.chain_link),
         "visibility": visibility,
         "reference": None if ref is None else {"kind": ref.kind, "label": ref.label},
         "adjacency_tolerance_m": tol,
@@ -639,6 +657,14 @@ def find_sites(conn: Connection, principal: Principal, q: SiteQuery) -> dict[str
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     }
+
+
+def _link_brief(conn: Connection, link_id: int | None) -> dict[str, Any] | None:
+    if link_id is None:
+        return None
+    from hggis.projects.chains import link_brief
+
+    return link_brief(conn, link_id)
 
 
 def _result(s: dict[str, Any], rank: int, geometry: Any, q: SiteQuery, neighbour: dict[str, Any] | None, ref: Reference | None) -> dict[str, Any]:
