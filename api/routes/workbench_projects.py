@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import connection, engine
@@ -26,8 +25,8 @@ from api.workbench import (
     see_other,
     show,
 )
+from hggis.access.choices import cluster_choices, place_names
 from hggis.access.policy import Principal, can
-from hggis.db.models import Cluster, County
 from hggis.db.session import transaction
 from hggis.errors import Conflict, HggisError, NotFound
 from hggis.projects import chains
@@ -44,7 +43,7 @@ def projects_page(request: Request, adcode: str | None = None, list_kind: str | 
                   figure: str | None = None, year: str | None = None, page: str | None = None,
                   principal: Principal = PageUser, conn: Connection = Depends(connection)) -> Response:
     require_grant(principal, "projects", "read")
-    counties = dict(conn.execute(select(County.adcode, County.name).order_by(County.adcode)).all())
+    counties = dict(sorted(place_names(conn)[0].items()))
     f = ProjectFilter(adcode=choice(adcode, counties), list_kind=choice(list_kind, LIST_KINDS),
                       q=(q or "").strip()[:100] or None, figure=choice(figure, FIGURES),
                       page=int_param(page, 1), page_size=PAGE)
@@ -82,7 +81,7 @@ def projects_import_page(principal: Principal = PageUser) -> Response:
 def chains_page(request: Request, saved: str | None = None, error: str | None = None, principal: Principal = PageUser,
                 conn: Connection = Depends(connection)) -> Response:
     links = chains.list_links(conn, principal)
-    clusters = conn.execute(select(Cluster.id, Cluster.name).order_by(Cluster.id)).all()
+    clusters = cluster_choices(conn)
     return show(request, conn, "wb_chains.html", {
         "links": links, "clusters": clusters, "positions": list(CHAIN_POSITIONS.items()),
         "standings": list(CHAIN_STANDINGS.items()), "statuses": list(TARGET_STATUSES.items()),

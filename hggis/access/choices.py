@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Forbidden, Principal, grant
-from hggis.db.models import County, Industry, Park
+from hggis.db.models import Cluster, County, Industry, Park
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,8 @@ def place_names(conn: Connection) -> tuple[dict[str, str], dict[int, str]]:
     counties = {r.adcode: r.name for r in conn.execute(select(County.adcode, County.name))}
     parks = {r.id: r.name for r in conn.execute(select(Park.id, Park.name))}
     return counties, parks
+
+
+def cluster_choices(conn: Connection) -> list[tuple[int, str]]:
+    """The plan's clusters as (id, name), in id order: a fixed classification, like the industries."""
+    return [(r.id, r.name) for r in conn.execute(select(Cluster.id, Cluster.name).order_by(Cluster.id))]
