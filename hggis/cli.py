@@ -20,6 +20,7 @@ from hggis.db.commands import db_app
 from hggis.db.engine import DatabaseUnavailable, Purpose, check_database, ensure_postgis, get_engine, session_url
 from hggis.evaluation.commands import evaluate_app
 from hggis.idle.commands import idle_app
+from hggis.intensity.commands import intensity_app
 from hggis.io.commands import export_app, import_app
 from hggis.reserves.commands import constraints_app, reserves_app, sites_app
 from hggis.terrain.commands import terrain_app
@@ -40,6 +41,7 @@ for sub_app, name in (
     (constraints_app, "constraints"),
     (terrain_app, "terrain"),
     (dashboard_app, "dashboard"),
+    (intensity_app, "intensity"),
 ):
     app.add_typer(sub_app, name=name)
 

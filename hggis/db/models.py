@@ -359,4 +359,5 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "constraint_layers": ("id",),
     "plan_targets": ("id",),
     "patrols": ("id",),
+    "intensity_models": ("id",),
 }

@@ -15,5 +15,6 @@ from hggis.io import tables as io_tables  # noqa: F401
 from hggis.terrain import tables as terrain_tables  # noqa: F401
 from hggis.dashboard import tables as dashboard_tables  # noqa: F401
 from hggis.patrol import tables as patrol_tables  # noqa: F401
+from hggis.intensity import tables as intensity_tables  # noqa: F401
 
 metadata = Base.metadata
