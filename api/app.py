@@ -41,6 +41,7 @@ from api.routes import (
     workbench_cases,
     workbench_evaluation,
     workbench_imports,
+    workbench_intensity,
     workbench_parcels,
     workbench_patrols,
     workbench_reserves,
@@ -116,6 +117,6 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols, intensity):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols, intensity, workbench_intensity):
         app.include_router(module.router)
     return app

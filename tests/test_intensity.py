@@ -16,6 +16,7 @@ from hggis.errors import Invalid
 from hggis.intensity.model import create_model, default_model
 from tests.access_helpers import make_user
 from tests.factories import add_park
+from tests.test_maps import _overlay
 from tests.intensity_helpers import YEAR, areas, build_park
 
 M2 = 2000.0 / 3.0
@@ -144,3 +145,23 @@ def test_cli_refusal_is_one_line(cli):
     result = cli("intensity", "run", "--year", "2024")
     assert result.exit_code == 1
     assert "no park" in result.output
+
+
+def test_the_page_and_the_map_show_the_run(world, clean_db):
+    client, park, h = world
+    run = client.post("/api/intensity/runs", headers=h["admin"], json={"year": YEAR}).json()
+    with transaction(clean_db, "test setup", "园区范围") as conn:  # the outline, as the park register holds it
+        conn.execute(text("UPDATE parks SET boundary = (SELECT ST_Multi(ST_Expand(ST_Extent(geom)::geometry, 0.001)) "
+                          "FROM parcels) WHERE id = :p"), {"p": park.park_id})
+    page = client.get("/intensity", headers=h["manager"])
+    assert page.status_code == 200
+    assert park.name in page.text and "另一园区" not in page.text and "运行评价" not in page.text
+    admin_page = client.get("/intensity", headers=h["admin"]).text
+    assert 'id="run-form"' in admin_page and "report.xlsx" in admin_page
+    html = client.get("/maps/intensity", params={"year": YEAR}, headers=h["manager"])
+    assert html.status_code == 200
+    assert "cdn" not in html.text.lower()
+    score = client.get(f"/api/intensity/runs/{run['run_id']}/results", headers=h["admin"]).json()[0]["score"]
+    parks = _overlay(html.text, "parks")
+    assert [(f["properties"]["name"], f["properties"]["score"]) for f in parks["features"]] == [(park.name, score)]
+    assert client.get("/maps/intensity", follow_redirects=False).status_code in (303, 401)
