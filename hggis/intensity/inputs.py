@@ -54,6 +54,7 @@ class ParkSums:
     parcels: int = 0
     registered_mu: float = 0.0
     supplied_mu: float = 0.0
+    industrial_supplied_mu: float = 0.0  # the denominator of the park's 亩均税收 (domain.md §5)
     built_mu: float = 0.0
     built_floor_m2: float = 0.0
     built_footprint_m2: float = 0.0
@@ -122,6 +123,7 @@ def parcel_sums(params: IntensityParams, year: int, weight: ColumnElement[float]
         func.count().label("parcels"),
         _sum(area, every).label("registered_mu"),
         _sum(area, supplied).label("supplied_mu"),
+        _sum(area, and_(supplied, industrial)).label("industrial_supplied_mu"),
         _sum(area, built).label("built_mu"),
         _sum(p.floor_area_m2 * w, built).label("built_floor_m2"),
         _sum(p.built_footprint_m2 * w, built).label("built_footprint_m2"),
@@ -141,7 +143,7 @@ def parcel_sums(params: IntensityParams, year: int, weight: ColumnElement[float]
     ]
 
 
-PARCEL_FIELDS = ("parcels", "registered_mu", "supplied_mu", "built_mu", "built_floor_m2", "built_footprint_m2",
+PARCEL_FIELDS = ("parcels", "registered_mu", "supplied_mu", "industrial_supplied_mu", "built_mu", "built_floor_m2", "built_footprint_m2",
                  "built_without_floor", "industrial_built_mu", "industrial_floor_m2", "industrial_footprint_m2",
                  "industrial_investment", "unsupplied_mu", "idle_status_mu", "paid_supplied_mu", "due_mu",
                  "due_disposed_mu", "idle_found_mu", "idle_disposed_mu", "supplied_in_window_mu")
