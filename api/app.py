@@ -42,6 +42,7 @@ from api.routes import (
     workbench_evaluation,
     workbench_imports,
     workbench_intensity,
+    workbench_whatif,
     workbench_parcels,
     workbench_patrols,
     workbench_reserves,
@@ -117,6 +118,6 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols, intensity, workbench_intensity):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols, intensity, workbench_intensity, workbench_whatif):
         app.include_router(module.router)
     return app

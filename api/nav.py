@@ -32,6 +32,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("标准地储备", "/reserves", "reserves"),
     NavItem("亩均评价", "/evaluation", "evaluation"),
     NavItem("园区集约评价", "/intensity", "evaluation"),
+    NavItem("腾笼换鸟测算", "/whatif", "land_swap", action="simulate"),
     NavItem("数据导入", "/imports", "imports"),
     NavItem("用户管理", "/users", "users"),
     NavItem("操作日志", "/oplog", "users"),
