@@ -150,12 +150,12 @@ PARCEL_FIELDS = ("parcels", "registered_mu", "supplied_mu", "industrial_supplied
 FIGURE_FIELDS = ("tax", "industrial_tax", "output", "revenue", "employees", "enterprises_with_figures")
 
 
-def _figure_sums(params: IntensityParams, year: int) -> Any:
+def _figure_sums(params: IntensityParams, year: int, park_ids: list[int] | None) -> Any:
     """Σ figures of the year per park; 'industrial' firms: those holding industrial land in the park."""
     e, y, p = ENTERPRISES.c, YEARS.c, PARCELS.c
     holds_industrial = exists().where(p.holder_id == e.id, p.park_id == e.park_id, p.retired_at.is_(None),
                                       p.land_use.in_(params.industrial_land_uses))
-    return (select(e.park_id.label("park_id"),
+    query = (select(e.park_id.label("park_id"),
                    _sum(y.tax_paid, literal(True)).label("tax"),
                    _sum(y.tax_paid, holds_industrial).label("industrial_tax"),
                    _sum(y.output, literal(True)).label("output"),
@@ -163,7 +163,10 @@ def _figure_sums(params: IntensityParams, year: int) -> Any:
                    _sum(y.employees, literal(True)).label("employees"),
                    func.count().label("enterprises_with_figures"))
             .select_from(ENTERPRISES.join(YEARS, and_(y.enterprise_id == e.id, y.year == year)))
-            .where(e.park_id.isnot(None)).group_by(e.park_id).subquery("fig"))
+            .where(e.park_id.isnot(None)).group_by(e.park_id))
+    if park_ids is not None:  # a what-if reads one park: aggregate only its firms
+        query = query.where(e.park_id.in_(park_ids))
+    return query.subquery("fig")
 
 
 def read_park_sums(conn: Connection, params: IntensityParams, year: int,
@@ -176,7 +179,7 @@ def read_park_sums(conn: Connection, params: IntensityParams, year: int,
     if park_ids is not None:
         land = land.where(p.park_id.in_(park_ids))
     land_q = land.subquery("land")
-    fig = _figure_sums(params, year)
+    fig = _figure_sums(params, year, park_ids)
     outline = case((k.boundary.isnot(None), func.ST_Area(func.geography(k.boundary)) / M2_PER_MU))
     query = (select(k.id, k.name, k.adcode, k.level, outline.label("outline_mu"),
                     *[land_q.c[f] for f in PARCEL_FIELDS], *[fig.c[f] for f in FIGURE_FIELDS])

@@ -214,10 +214,15 @@ def _plan(conn: Connection, year: int, occ: Occupant, cand: Commitments) -> dict
     size_threshold = size.threshold if size and size.threshold is not None else 2000.0
     e, y = ENTERPRISES.c, YEARS.c
     join = ENTERPRISES.join(YEARS, and_(y.enterprise_id == e.id, y.year == year))
-    park_out = dict(conn.execute(select(e.park_id, func.coalesce(func.sum(y.output), 0)).select_from(join)
-                                 .where(e.park_id.isnot(None)).group_by(e.park_id)).all())
-    county_out = dict(conn.execute(select(e.adcode, func.coalesce(func.sum(y.output), 0)).select_from(join)
-                                   .where(y.revenue >= size_threshold).group_by(e.adcode)).all())
+    park_out: dict[int, float] = {}
+    county_out: dict[str, float] = {}
+    # one pass over the year's figures: output per (park, county), and its 规上 part
+    for r in conn.execute(select(e.park_id, e.adcode, func.coalesce(func.sum(y.output), 0).label("all"),
+                                 func.coalesce(func.sum(y.output).filter(y.revenue >= size_threshold), 0).label("above"))
+                          .select_from(join).group_by(e.park_id, e.adcode)):
+        if r.park_id is not None:
+            park_out[r.park_id] = park_out.get(r.park_id, 0.0) + float(r.all)
+        county_out[r.adcode] = county_out.get(r.adcode, 0.0) + float(r.above)
     part = occ.fraction
     park_delta = cand.output - occ.output * part
     occ_above = occ.revenue >= size_threshold
