@@ -38,6 +38,7 @@ def _page(request: Request, conn: Connection, principal: Principal, run_id: int 
         "run_choices": [(r["id"], f"{r['year']} 年度 · 批次 #{r['id']}（{clock.display_date(r['created_at'])}）")
                         for r in all_runs],
         "may_run": grant(principal, "evaluation", "run") is not None,
+        "may_simulate": grant(principal, "land_swap", "simulate") is not None,
         "values": values or {}, "errors": errors or {},
     }, status_code=status)
 
