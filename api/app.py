@@ -27,6 +27,7 @@ from api.routes import (
     idle,
     idle_documents,
     imports,
+    intensity,
     layers,
     maps,
     occupancies,
@@ -41,12 +42,14 @@ from api.routes import (
     workbench_cases,
     workbench_evaluation,
     workbench_imports,
+    workbench_intensity,
     workbench_parcels,
     workbench_patrols,
     workbench_projects,
     workbench_reserves,
     workbench_search,
     workbench_users,
+    workbench_whatif,
 )
 from api.security import csrf_guard
 from hggis import __version__
@@ -117,6 +120,38 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols, projects, workbench_projects):
+    for module in (
+        health,
+        layers,
+        parcels,
+        history,
+        auth,
+        ogc,
+        reserves,
+        idle,
+        idle_documents,
+        evaluation,
+        imports,
+        terrain,
+        pages,
+        workbench_parcels,
+        workbench_search,
+        workbench_users,
+        workbench_cases,
+        workbench_reserves,
+        workbench_evaluation,
+        workbench_imports,
+        maps,
+        tiles,
+        dashboard,
+        occupancies,
+        patrols,
+        workbench_patrols,
+        projects,
+        workbench_projects,
+        intensity,
+        workbench_intensity,
+        workbench_whatif,
+    ):
         app.include_router(module.router)
     return app

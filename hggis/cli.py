@@ -19,6 +19,7 @@ from hggis.dashboard.commands import dashboard_app
 from hggis.db.commands import db_app
 from hggis.evaluation.commands import evaluate_app
 from hggis.idle.commands import idle_app
+from hggis.intensity.commands import intensity_app
 from hggis.io.commands import export_app, import_app
 from hggis.projects.commands import chains_app, projects_app
 from hggis.reserves.commands import constraints_app, reserves_app, sites_app
@@ -61,6 +62,7 @@ for sub_app, name in (
     (dashboard_app, "dashboard"),
     (projects_app, "projects"),
     (chains_app, "chains"),
+    (intensity_app, "intensity"),
 ):
     app.add_typer(sub_app, name=name)
 

@@ -60,6 +60,7 @@ DATA_TABLES = (
     "constraint_layers",
     "imports",
     "auth_failures",
+    "intensity_runs",
 )
 
 

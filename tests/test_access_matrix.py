@@ -265,6 +265,22 @@ def _cluster_of(w: World) -> int:
         return conn.execute(text("SELECT cluster_id FROM chain_links WHERE id = :i"), {"i": _link(w)}).scalar_one()
 
 
+def _land_swap(w: World, h: dict[str, str], s: str) -> int:
+    """A what-if for a D-class occupant of the in/out parcel's park (it writes nothing)."""
+    with w.engine.connect() as conn:
+        park = conn.execute(text("SELECT park_id FROM parcels WHERE code = :c"), {"c": w.parcel[s]}).scalar_one()
+        eid = conn.execute(text(
+            "SELECT r.enterprise_id FROM evaluation_results r JOIN evaluation_land l ON l.run_id = r.run_id "
+            "AND l.enterprise_id = r.enterprise_id JOIN parcels p ON p.id = l.parcel_id WHERE r.run_id = :r "
+            "AND r.class_code = 'D' AND p.park_id = :k ORDER BY r.enterprise_id LIMIT 1"), {"r": w.run_id, "k": park}).scalar_one()
+    body = {"enterprise_id": eid, "park_id": park, "run_id": w.run_id,
+            "candidate": {"name": "矩阵测试项目", "investment": 1000, "yearly_tax": 10, "output": 100, "land_mu": 0.1}}
+    return w.client.post("/api/intensity/whatif", headers=h, json=body).status_code
+
+
+PROBES[("land_swap", "simulate")] = _land_swap
+
+
 def _expected(role: str, resource: str, action: str, side: str) -> bool:
     scope = POLICY[resource][action].get(role)
     if scope is None:

@@ -13,7 +13,7 @@ from api.deps import Caller, Public, SignedIn, connection
 from api.workbench import PageRoute
 from hggis.access.policy import Principal
 from hggis.mapdata.common import MapRequestError
-from maps import clusters, evaluation, idle, land
+from maps import clusters, evaluation, idle, intensity, land
 from maps.base import BasemapError
 
 # PageRoute: an anonymous visitor of a restricted map is sent to the sign-in page, a refusal
@@ -69,6 +69,15 @@ def evaluation_map(
     conn: Connection = Depends(connection),
 ) -> HTMLResponse:
     return _page(lambda: evaluation.build(conn, principal, year))
+
+
+@router.get("/intensity", response_class=HTMLResponse)
+def intensity_map(
+    year: Year = None,
+    principal: Principal = SignedIn,
+    conn: Connection = Depends(connection),
+) -> HTMLResponse:
+    return _page(lambda: intensity.build(conn, principal, year))
 
 
 @router.get("/idle", response_class=HTMLResponse)

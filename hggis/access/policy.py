@@ -73,6 +73,9 @@ POLICY: dict[str, dict[str, dict[str, Scope]]] = {
         "read": {"park_manager": "all", "county_officer": "all", "city_admin": "all"},
         "write": {"city_admin": "all"},
     },
+    "land_swap": {  # 腾笼换鸟 what-if: computed, never written
+        "simulate": {"park_manager": "park", "city_admin": "all"},
+    },
     "imports": {
         "read": {"county_officer": "county", "city_admin": "all"},
         "write": {"county_officer": "county", "city_admin": "all"},

@@ -376,4 +376,5 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "project_parcels": ("project_id", "parcel_id"),
     "chain_links": ("id",),
     "chain_targets": ("id",),
+    "intensity_models": ("id",),
 }

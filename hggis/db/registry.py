@@ -13,6 +13,7 @@ from hggis.idle import (
     document_tables as idle_document_tables,  # noqa: F401
     tables as idle_tables,  # noqa: F401
 )
+from hggis.intensity import tables as intensity_tables  # noqa: F401
 from hggis.io import tables as io_tables  # noqa: F401
 from hggis.patrol import tables as patrol_tables  # noqa: F401
 from hggis.projects import tables as projects_tables  # noqa: F401
