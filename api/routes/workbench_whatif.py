@@ -10,14 +10,13 @@ import math
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from starlette.datastructures import FormData
 
 from api.deps import connection, engine
 from api.workbench import FormUser, PageRoute, PageUser, require_grant, show
+from hggis.access.choices import place_names
 from hggis.access.policy import Principal
-from hggis.db.models import Park
 from hggis.errors import HggisError
 from hggis.intensity import whatif
 
@@ -30,7 +29,7 @@ OPTIONAL = ("floor_area_m2",)
 def _page(request: Request, conn: Connection, principal: Principal, values: dict[str, str] | None = None,
           errors: dict[str, str] | None = None, result: dict | None = None, status: int = 200) -> Response:
     occupants = whatif.d_class_occupants(conn, principal)
-    parks = dict(conn.execute(select(Park.id, Park.name)).all())
+    parks = place_names(conn)[1]
     choices = [(f"{o['enterprise_id']}:{o['park_id']}", f"{o['name']}（{parks.get(o['park_id'], '')}，"
                 f"{o['land_mu']:.1f} 亩，{o['year']} 年 D 类）") for o in occupants]
     return show(request, conn, "wb_whatif.html", {"occupants": occupants, "occupant_choices": choices,
