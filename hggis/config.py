@@ -186,8 +186,10 @@ class Settings(BaseSettings):
         description="The purger deletes the affected entries again this long after an edit, for a tile that was "
         "being built from the data before the edit while the first purge ran.",
     )
-    hggis_pgbouncer_port: int = Field(
-        default=6432, description="Loopback port of PgBouncer started by `hggis db pgbouncer` (transaction mode)."
+    hggis_db_pgbouncer: bool = Field(
+        default=False,
+        description="DATABASE_URL points at PgBouncer in transaction mode: no server-side prepared statements, and "
+        "the session bounds are set per transaction (SET LOCAL) instead of as connection options.",
     )
 
     def admission_slots(self) -> int:
