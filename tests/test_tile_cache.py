@@ -157,3 +157,28 @@ def test_nginx_killed_is_restarted_with_a_log_line(cached):
     assert proc.poll() is None
     log = Path(var / "serve.log").read_text()
     assert "nginx exited with code" in log and "restarting" in log
+
+
+def test_touched_tiles_are_exactly_those_postgis_reads_the_parcel_for(engine):
+    """tiles_touching == the tiles whose buffered envelope && the box, as hggis.tiles filters (plain and GCJ-02)."""
+    from hggis.tiles import BUFFER, EXTENT, gcj_offset
+
+    box = Box(114.8712, 30.4531, 114.8791, 30.4583)  # ~750 m × 580 m near 黄州
+    for shift in ("none", "gcj02"):
+        ours = tiles_touching(box, shift)
+        with engine.connect() as conn:
+            for z in (12, 15, 17):
+                _, cx, cy = tile_of((box.xmin + box.xmax) / 2, (box.ymin + box.ymax) / 2, z)
+                span = 6 if z < 17 else 12
+                expected = set()
+                for x in range(cx - span, cx + span + 1):
+                    for y in range(cy - span, cy + span + 1):
+                        dx, dy = gcj_offset(z, x, y) if shift == "gcj02" else (0.0, 0.0)
+                        hit = conn.execute(text(
+                            "SELECT ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) && ST_Translate(ST_Transform("
+                            "ST_TileEnvelope(:z, :x, :y, margin => :m), 4490), -:dx, -:dy)"),
+                            {"x0": box.xmin, "y0": box.ymin, "x1": box.xmax, "y1": box.ymax, "z": z, "x": x, "y": y,
+                             "m": BUFFER / EXTENT, "dx": dx, "dy": dy}).scalar_one()
+                        if hit:
+                            expected.add((z, x, y))
+                assert {t for t in ours if t[0] == z} == expected, (shift, z)
