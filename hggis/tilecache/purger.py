@@ -78,15 +78,23 @@ class Change:
 
 
 def read_changes(conn: Connection, ids_after: int, seen: set[int]) -> tuple[list[int], Change]:
-    """History rows with id > ``ids_after`` not in ``seen``, as the boxes and objects to purge."""
+    """History rows with id > ``ids_after`` not in ``seen``, as the boxes and objects to purge.
+
+    Rows above the highest seen id are new; below it only a late commit can appear, so the
+    seen ids are excluded there (the batch limit then never fills up with handled rows).
+    """
     parcel_row = h.c.table_name == "parcels"
     old_geom = case((parcel_row, _json_geom(h.c.before)))  # other tables' "geom" are not parcels
     new_geom = case((parcel_row, _json_geom(h.c.after)))
     keeps_outline = ~(h.c.before.has_key("geom") & h.c.after.has_key("geom"))
+    top = max(seen) if seen else ids_after
+    wanted = h.c.id > top
+    if seen:
+        wanted = or_(wanted, (h.c.id > ids_after) & (h.c.id <= top) & h.c.id.not_in(sorted(seen)))
     stmt = (
         select(h.c.id, h.c.table_name, h.c.object_id, (parcel_row & keeps_outline).label("needs_current"),
                *_box_cols(old_geom, "old"), *_box_cols(new_geom, "new"))
-        .where(h.c.id > ids_after)
+        .where(wanted)
         .order_by(h.c.id)
         .limit(BATCH)
     )
