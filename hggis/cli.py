@@ -105,8 +105,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default HGGIS_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default HGGIS_PORT)")] = None,
     workers: Annotated[int | None, typer.Option(help="worker processes (default HGGIS_WORKERS, else one per core)")] = None,
+    cache: Annotated[bool, typer.Option("--cache", help="nginx tile cache on the port, the app behind it on "
+                                        "HGGIS_CACHE_APP_PORT, purged from the history")] = False,
 ) -> None:
-    """Serve the web pages and the API, in one or more worker processes."""
+    """Serve the web pages and the API, in one or more worker processes (with --cache: behind nginx)."""
     import os
 
     import uvicorn
@@ -118,6 +120,14 @@ def serve(
     count = workers or settings.hggis_workers or os.cpu_count() or 1
     if count < 1:
         fail("--workers must be at least 1")
+    if cache:
+        from hggis.tilecache.nginx import NginxError
+        from hggis.tilecache.serve import serve_cached
+
+        try:
+            raise typer.Exit(serve_cached(settings, host or settings.hggis_host, port or settings.hggis_port, workers))
+        except NginxError as exc:
+            fail(str(exc))
     # Each worker process builds its own app, engine and pool (api.app:create_app).
     uvicorn.run(
         "api.app:create_app", factory=True, workers=count,
@@ -152,3 +162,7 @@ def history(
 
 def main() -> None:
     sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m hggis.cli` (the app behind serve --cache)
+    main()

@@ -162,6 +162,36 @@ class Settings(BaseSettings):
         "ask for a hearing (《国土资源听证规定》: 五个工作日); public holidays are not known and not skipped.",
     )
 
+    hggis_cache_app_port: int = Field(
+        default=8001,
+        description="With `hggis serve --cache`: loopback port of the app behind nginx (nginx takes HGGIS_PORT).",
+    )
+    hggis_cache_max_mb: int = Field(default=1024, ge=16, description="Largest size of the nginx tile cache on disk.")
+    hggis_cache_tile_ttl_s: int = Field(
+        default=86400,
+        ge=1,
+        description="Longest life of a cached public tile; edits purge the affected tiles at once, this is a backstop.",
+    )
+    hggis_cache_page_ttl_s: int = Field(
+        default=300,
+        ge=1,
+        description="Longest life of a cached public map page or GeoJSON (purged on every committed change).",
+    )
+    hggis_cache_poll_s: float = Field(
+        default=0.2, gt=0, le=10, description="How often the cache purger reads new history rows."
+    )
+    hggis_cache_repurge_s: float = Field(
+        default=5,
+        ge=0,
+        description="The purger deletes the affected entries again this long after an edit, for a tile that was "
+        "being built from the data before the edit while the first purge ran.",
+    )
+    hggis_db_pgbouncer: bool = Field(
+        default=False,
+        description="DATABASE_URL points at PgBouncer in transaction mode: no server-side prepared statements, and "
+        "the session bounds are set per transaction (SET LOCAL) instead of as connection options.",
+    )
+
     def admission_slots(self) -> int:
         """Requests admitted per worker: fewer than pool connections, so admitted work never starves."""
         if self.hggis_max_concurrent_requests:

@@ -26,6 +26,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # WenQuanYi Micro Hei has TrueType outlines: the PDF documents embed it (Noto CJK is CFF, which they cannot).
 have_pkg fonts-wqy-microhei || missing+=(fonts-wqy-microhei)
+# nginx: the tile cache of `hggis serve --cache` (run as hggis's own child process, not the system service);
+# pgbouncer: connection pooling in transaction mode (tests/test_pgbouncer.py).
+have_pkg nginx || missing+=(nginx)
+have_pkg pgbouncer || missing+=(pgbouncer)
 
 updated=0
 apt_install() {

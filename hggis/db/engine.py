@@ -14,11 +14,12 @@ end a transaction left idle for ``HGGIS_IDLE_IN_TRANSACTION_TIMEOUT_S``; owner s
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -28,6 +29,7 @@ from hggis.errors import Unavailable
 if TYPE_CHECKING:  # pragma: no cover
     from hggis.config import Settings
 
+log = logging.getLogger("hggis.db")
 DRIVER_SCHEME = "postgresql+psycopg"
 CONNECT_TIMEOUT_S = 10
 
@@ -112,6 +114,43 @@ def session_url(settings: Settings | None = None, purpose: Purpose = "service") 
     return with_session_limits(database_url(settings, "app"), timeout, settings.hggis_idle_in_transaction_timeout_s)
 
 
+def split_session_limits(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its libpq ``-c name=value`` options, and those settings.
+
+    PgBouncer does not forward the ``options`` startup parameter; behind it the same bounds
+    are set at the start of every transaction (:func:`_apply_limits_per_transaction`).
+    """
+    parsed = make_url(normalize_url(url))
+    given = parsed.query.get("options") or ""
+    if isinstance(given, tuple):
+        given = " ".join(given)
+    limits = dict(re.findall(r"-c\s*([a-z_]+)=(\S+)", given))
+    rest = parsed.difference_update_query(["options"])
+    return rest.render_as_string(hide_password=False), limits
+
+
+def _apply_limits_per_transaction(engine: Engine, limits: dict[str, str]) -> None:
+    """Each transaction starts with ``set_config(name, value, true)`` (transaction-local)."""
+    if not limits:
+        return
+    sql = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in limits)
+    values = tuple(limits.values())
+
+    @event.listens_for(engine, "begin")
+    def _limits(conn) -> None:  # noqa: ANN001
+        conn.exec_driver_sql(sql, values)
+
+
+def _log_lost_connections(engine: Engine) -> None:
+    """One log line when a pooled connection is found dead (database or PgBouncer restarted)."""
+
+    @event.listens_for(engine, "invalidate")
+    def _lost(_dbapi_conn, _record, exc) -> None:  # noqa: ANN001
+        if exc is not None:
+            reason = " ".join(str(exc).split())[:160]
+            log.warning("database connection lost (%s: %s); reconnecting", type(exc).__name__, reason)
+
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
@@ -125,16 +164,24 @@ def get_engine(url: str | None = None) -> Engine:
             from hggis.config import get_settings
 
             settings = get_settings()
+            connect_args: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT_S}
+            limits: dict[str, str] = {}
+            target = url
+            if settings.hggis_db_pgbouncer:
+                target, limits = split_session_limits(url)
+                connect_args["prepare_threshold"] = None  # transaction pooling: no server-side prepared statements
             engine = create_engine(
-                url,
+                target,
                 pool_size=settings.hggis_db_pool_size,
                 max_overflow=settings.hggis_db_max_overflow,
                 pool_timeout=settings.hggis_db_pool_timeout_s,
                 # Checked on checkout: after a database restart stale connections are
                 # replaced instead of failing the next requests.
                 pool_pre_ping=True,
-                connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+                connect_args=connect_args,
             )
+            _apply_limits_per_transaction(engine, limits)
+            _log_lost_connections(engine)
             _engines[url] = engine
         return engine
 

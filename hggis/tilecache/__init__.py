@@ -1,0 +1,1 @@
+"""A cache of the public tiles and maps in front of the app, purged precisely from the history."""
