@@ -27,6 +27,7 @@ from api.routes import (
     idle,
     idle_documents,
     imports,
+    investor,
     layers,
     maps,
     occupancies,
@@ -38,6 +39,7 @@ from api.routes import (
     terrain,
     tiles,
     workbench_cases,
+    workbench_enquiries,
     workbench_evaluation,
     workbench_imports,
     workbench_parcels,
@@ -115,6 +117,6 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols, investor, workbench_enquiries):
         app.include_router(module.router)
     return app

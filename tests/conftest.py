@@ -18,7 +18,6 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
-
 from dataclasses import dataclass
 
 import pytest
@@ -34,6 +33,9 @@ from hggis.db.roles import render_roles_sql
 
 TEST_DB = f"hggis_test_{os.getpid()}"
 DATA_TABLES = (
+    "enquiries",
+    "parcel_offers",
+    "reference_features",
     "occupancies",
     "control_indicators",
     "parcels",

@@ -11,9 +11,10 @@ from sqlalchemy.engine import Connection
 from api.deps import SignedIn, connection
 from api.pages_common import render
 from api.workbench import PageRoute
-from hggis.access.policy import Principal
+from hggis.access.policy import Principal, grant
 from hggis.dashboard.excel import filename, workbook_bytes
 from hggis.dashboard.service import Dashboard, DashboardError, plan_dashboard
+from hggis.investor.enquiries import counts_by_park
 from hggis.summary import dataset_label
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -33,7 +34,8 @@ def _dashboard(conn: Connection, principal: Principal, year: int | None) -> Dash
 def dashboard_page(request: Request, year: Year = None, principal: Principal = SignedIn,
                    conn: Connection = Depends(connection)) -> Response:
     d = _dashboard(conn, principal, year)
-    return render(request, "dashboard.html", {"d": d, "demo": dataset_label(conn)})
+    enquiry_counts = counts_by_park(conn, principal) if grant(principal, "enquiries", "read") else None
+    return render(request, "dashboard.html", {"d": d, "demo": dataset_label(conn), "enquiry_counts": enquiry_counts})
 
 
 @router.get("/dashboard.xlsx")
