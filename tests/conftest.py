@@ -35,7 +35,6 @@ TEST_DB = f"hggis_test_{os.getpid()}"
 DATA_TABLES = (
     "enquiries",
     "parcel_offers",
-    "reference_features",
     "occupancies",
     "control_indicators",
     "parcels",

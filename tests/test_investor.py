@@ -1,8 +1,8 @@
 """The investor's parcel page, its API, the 地块推介 PDF and the enquiry form, through the doors.
 
 Start: the demo data set (what ``hggis demo load`` writes). An officer publishes the offer
-terms and the park's contacts over the API, the city administrator loads a reference layer
-(GeoJSON); an anonymous visitor then reads the page, the API and the PDF, and sends an
+terms and the park's contacts over the API, the city administrator imports reference layers
+(a port, a rail freight station) through the existing constraint-layer import; an anonymous visitor then reads the page, the API and the PDF, and sends an
 enquiry through the public form, whose defences are tried one by one. Officers list,
 answer and close enquiries within their scope.
 """
@@ -72,15 +72,14 @@ def _publish(site) -> None:  # noqa: ANN001
         "contact_office": "园区招商局", "contact_person": "王科长", "contact_phone": PHONE,
         "contact_email": "zhaoshang@example.cn", "reason": "登记招商联系方式"})
     assert r.status_code == 200, r.text
-    port = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"kind": "port", "name": "测试港"},
-         "geometry": {"type": "Point", "coordinates": [p["lon"] + 0.03, p["lat"]]}},
-        {"type": "Feature", "properties": {"kind": "road", "name": "测试大道"},
-         "geometry": {"type": "LineString", "coordinates": [[p["lon"] - 0.01, p["lat"] - 0.02], [p["lon"] - 0.01, p["lat"] + 0.02]]}},
-    ]}
-    r = c.post("/api/reference-features", params={"reason": "交通参考图层"}, headers=h["admin"],
-               content=json.dumps(port, ensure_ascii=False).encode())
-    assert r.status_code == 201 and r.json()["loaded"] == 2, r.text
+    for kind, name, geometry in (
+        ("港口", "测试港", {"type": "Point", "coordinates": [p["lon"] + 0.006, p["lat"]]}),
+        ("铁路", "测试货运站", {"type": "Point", "coordinates": [p["lon"], p["lat"] + 0.02]}),
+    ):
+        fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": name}, "geometry": geometry}]}
+        r = c.post("/api/constraint-layers", headers=h["admin"], data={"name": f"{kind}参考层", "kind": kind, "reason": "交通参考图层"},
+                   files={"file": (f"{kind}.geojson", json.dumps(fc, ensure_ascii=False).encode(), "application/geo+json")})
+        assert r.status_code == 201, r.text
 
 
 def test_an_investor_reads_terms_indicators_commitments_contacts_and_distances(site):
@@ -94,8 +93,10 @@ def test_an_investor_reads_terms_indicators_commitments_contacts_and_distances(s
     assert commits["tax_per_mu"] == pytest.approx(values["tax_per_mu"] * 10)
     assert commits["floor_area_min"] == round(values["far_min"] * 10 * 2000 / 3)
     assert view["park"]["contact_phone"] == PHONE and view["park"]["level"]
-    port = next(d for d in view["distances"] if d["kind"] == "port")
-    assert 2.5 < port["km"] < 3.2 and port["summary"].startswith("距最近港口")
+    port = next(d for d in view["distances"] if d["kind"] == "港口")
+    assert 0.2 < port["km"] < 0.7 and port["summary"].startswith("距最近港口") and "测试港" in port["summary"]
+    rail = next(d for d in view["distances"] if d["kind"] == "铁路")
+    assert 1.9 < rail["km"] < 2.4 and "测试货运站" in rail["summary"]
     # the whole parcel by default
     whole = c.get(f"/api/parcels/{p['code']}/investor").json()
     assert whole["project_mu"] == pytest.approx(round(p["area_mu"], 2))
@@ -125,22 +126,11 @@ def test_offer_terms_and_contacts_keep_history_and_refuse_bad_values(site):
                  json={"start_price": 1, "reason": "试试"}).status_code == 403
     r = c.put(f"/api/parks/{p['park_id']}/contacts", headers=h["officer"], json={"contact_email": "no-at", "reason": "试试"})
     assert r.status_code == 422 and "contact_email" in r.text
-    r = c.post("/api/reference-features", params={"reason": "试试"}, headers=h["admin"],
-               content=b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kind":"pier","name":"x"},'
-                       b'"geometry":{"type":"Point","coordinates":[114.9,30.4]}}]}')
-    assert r.status_code == 422 and "第 1 个要素" in _msgs(r) and "kind" in _msgs(r)
-    r = c.post("/api/reference-features", params={"reason": "试试"}, headers=h["admin"],
-               content=b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kind":"port","name":"x"},'
-                       b'"geometry":{"type":"Point","coordinates":[596001,3375966]}}]}')
-    assert r.status_code == 422 and "经纬度" in _msgs(r)
-    assert c.post("/api/reference-features", params={"reason": "试试"}, headers=h["officer"],
-                  content=b'{"type":"FeatureCollection","features":[]}').status_code in (403, 422)
     with eng.connect() as conn:
         reasons = conn.execute(text("SELECT table_name, reason FROM history WHERE table_name IN "
-                                    "('parcel_offers', 'parks', 'reference_features') AND reason IS NOT NULL")).all()
+                                    "('parcel_offers', 'parks') AND reason IS NOT NULL")).all()
     got = {(t, r_) for t, r_ in reasons}
     assert ("parcel_offers", "发布挂牌出让公告") in got and ("parks", "登记招商联系方式") in got
-    assert ("reference_features", "交通参考图层") in got
 
 
 def test_the_sheet_is_a_one_page_chinese_pdf_with_map_and_contacts(site):

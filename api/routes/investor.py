@@ -1,5 +1,5 @@
 """The investor's doors over HTTP: the public view and PDF sheet of land on offer, the officers'
-setting of offer terms, park contacts and reference features, and the enquiries API.
+setting of offer terms and park contacts, and the enquiries API.
 
 Thin: every rule is in ``hggis.investor``; writes run in ``transaction`` with the caller's
 reason so history says who and why.
@@ -22,7 +22,6 @@ from hggis.inputs import INT4_MAX
 from hggis.investor import enquiries
 from hggis.investor.commitments import project_mu
 from hggis.investor.portal import investor_view, public_part
-from hggis.investor.reference import load_features, parse_features
 from hggis.investor.sheet import parcel_sheet
 from hggis.investor.terms import set_offer, set_park_contacts
 
@@ -90,16 +89,6 @@ def put_contacts(park_id: RowId, body: ContactsIn, principal: Principal = Signed
     values = body.model_dump(exclude_unset=True, exclude={"reason", "version"})
     with transaction(db, principal.actor, body.reason) as conn:
         return set_park_contacts(conn, principal, park_id, values, body.version)
-
-
-@router.post("/api/reference-features", status_code=201,
-             summary="Load roads, ports, rail stations … (GeoJSON FeatureCollection, properties kind and name)")
-async def post_reference(request: Request, reason: Annotated[str, Query(min_length=2, max_length=500)],
-                         kind: Annotated[str | None, Query(max_length=40)] = None,
-                         principal: Principal = SignedIn, db: Engine = Depends(engine)) -> dict[str, Any]:
-    rows = parse_features(await request.body(), "上传的文件", kind)
-    with transaction(db, principal.actor, reason) as conn:
-        return load_features(conn, principal, rows)
 
 
 @router.get("/api/enquiries", summary="Investor enquiries in your scope (park managers: their parks)")

@@ -64,14 +64,6 @@ CONTRACT_KINDS = ("出让", "划拨")
 OCCUPANCY_ROLES = ("holder", "lessee")
 # 供地方式 of land on offer (how it is sold), distinct from CONTRACT_KINDS (出让 vs 划拨)
 SUPPLY_METHODS = ("挂牌", "拍卖", "招标", "协议", "先租后让", "弹性年期出让")
-REFERENCE_KINDS: dict[str, str] = {
-    "road": "主干道路",
-    "expressway_exit": "高速公路出入口",
-    "port": "港口",
-    "rail_station": "铁路站",
-    "rail_freight": "铁路货运站",
-    "airport": "机场",
-}
 ENQUIRY_STATUSES: dict[str, str] = {"open": "待答复", "answered": "已答复", "closed": "已关闭"}
 
 
@@ -309,26 +301,6 @@ class ParcelOffer(Base):
     )
 
 
-class ReferenceFeature(Base):
-    """A road, port, station … that distances on the investor's parcel page are measured to."""
-
-    __tablename__ = "reference_features"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text)
-    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=False)
-    source: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, server_default="1")
-
-    __table_args__ = (
-        CheckConstraint(_in("kind", list(REFERENCE_KINDS)), name="kind"),
-        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
-        UniqueConstraint("kind", "name", name="uq_reference_features_kind_name"),
-        Index("ix_reference_features_geom", "geom", postgresql_using="gist"),
-    )
-
-
 class Enquiry(Base):
     """An investor's enquiry about a parcel, for the park's 招商 office (never public)."""
 
@@ -452,6 +424,5 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "plan_targets": ("id",),
     "patrols": ("id",),
     "parcel_offers": ("parcel_id",),
-    "reference_features": ("id",),
     "enquiries": ("id",),
 }

@@ -30,7 +30,7 @@ from hggis.db.models import (
 )
 from hggis.errors import NotFound
 from hggis.investor.commitments import commitments, headline_indicators
-from hggis.investor.reference import nearby_geojson, nearest
+from hggis.investor.reference import nearest
 from hggis.investor.terms import CONTACT_FIELDS, read_offer
 from hggis.reserves.indicators import INDICATOR_FIELDS
 
@@ -118,7 +118,7 @@ def chain_links(conn: Connection, parcel: dict[str, Any]) -> list[dict[str, Any]
 
 
 def map_features(conn: Connection, parcel: dict[str, Any]) -> dict[str, Any]:
-    """The parcel, other land on offer around it, its park's outline and reference features (GeoJSON)."""
+    """The parcel, other land on offer around it and its park's outline (GeoJSON; public layers only)."""
     p, k = Parcel.__table__, Park.__table__
     target = select(p.c.geom).where(p.c.id == parcel["id"]).scalar_subquery()
     own = conn.execute(select(func.ST_AsGeoJSON(p.c.geom, 7)).where(p.c.id == parcel["id"])).scalar_one()
@@ -137,7 +137,6 @@ def map_features(conn: Connection, parcel: dict[str, Any]) -> dict[str, Any]:
                                .where(k.c.id == parcel["park_id"], k.c.boundary.isnot(None))).scalar_one_or_none()
         if outline:
             features.append({"type": "Feature", "geometry": json.loads(outline), "properties": {"outline": True}})
-    features += nearby_geojson(conn, parcel["id"], MAP_MARGIN_DEG * 5)
     return {"type": "FeatureCollection", "features": features}
 
 

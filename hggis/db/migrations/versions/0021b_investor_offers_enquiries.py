@@ -5,12 +5,13 @@
   starting price is published, the deal price is not.
 - ``parks``: the 招商 office's contact person, e-mail and address beside the existing office
   name and phone, so the parcel page and sheet show real contacts.
-- ``reference_features``: roads, ports, rail stations … (any geometry, EPSG:4490) from which
-  the parcel page states public distance summaries ("距最近港口 3.2 km").
+- ``constraint_layers.kind``: reference kinds 铁路, 高速公路出入口 and 机场 beside 道路 and 港口,
+  so the existing reference layers (imported like any constraint layer) carry everything
+  the parcel page measures its public distance summaries to ("距最近港口 3.2 km").
 - ``enquiries``: what an investor sends from a parcel page, for the park's 招商 office.
   The sender's address is kept only as a salted hash (rate limiting), never in clear.
 
-All four are audited (history by the statement-level triggers).
+The new tables are audited (history by the statement-level triggers).
 
 Revision ID: 0021b
 Revises: 0020
@@ -19,7 +20,6 @@ Create Date: 2026-12-03
 
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
 
 from hggis.db.audit import audit_triggers_sql
 
@@ -29,8 +29,14 @@ branch_labels = None
 depends_on = None
 
 SUPPLY_METHODS = "('挂牌', '拍卖', '招标', '协议', '先租后让', '弹性年期出让')"
-FEATURE_KINDS = "('road', 'expressway_exit', 'port', 'rail_station', 'rail_freight', 'airport')"
+OLD_LAYER_KINDS = "('永久基本农田', '生态保护红线', '洪涝区', '道路', '港口', '河流', '其他')"
+NEW_LAYER_KINDS = "('永久基本农田', '生态保护红线', '洪涝区', '道路', '港口', '河流', '铁路', '高速公路出入口', '机场', '其他')"
 ENQUIRY_STATUSES = "('open', 'answered', 'closed')"
+
+
+def _layer_kinds(kinds: str) -> None:
+    op.execute("ALTER TABLE constraint_layers DROP CONSTRAINT ck_constraint_layers_kind")
+    op.execute(f"ALTER TABLE constraint_layers ADD CONSTRAINT ck_constraint_layers_kind CHECK (kind IN {kinds})")
 
 
 def upgrade() -> None:
@@ -55,20 +61,7 @@ def upgrade() -> None:
     )
     for column in ("contact_person", "contact_email", "contact_address"):
         op.add_column("parks", sa.Column(column, sa.Text(), nullable=True))
-    op.create_table(
-        "reference_features",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("kind", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("geom", Geometry("GEOMETRY", srid=4490, spatial_index=False), nullable=False),
-        sa.Column("source", sa.Text(), nullable=True),
-        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_reference_features"),
-        sa.CheckConstraint(f"kind IN {FEATURE_KINDS}", name="ck_reference_features_kind"),
-        sa.CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="ck_reference_features_geom_valid"),
-        sa.UniqueConstraint("kind", "name", name="uq_reference_features_kind_name"),
-    )
-    op.create_index("ix_reference_features_geom", "reference_features", ["geom"], postgresql_using="gist")
+    _layer_kinds(NEW_LAYER_KINDS)
     op.create_table(
         "enquiries",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -98,14 +91,15 @@ def upgrade() -> None:
     op.create_index("ix_enquiries_park_status", "enquiries", ["park_id", "status"])
     op.create_index("ix_enquiries_sender_created", "enquiries", ["sender_hash", "created_at"])
     op.create_index("ix_enquiries_content_created", "enquiries", ["content_hash", "created_at"])
-    for table, keys in (("parcel_offers", ("parcel_id",)), ("reference_features", ("id",)), ("enquiries", ("id",))):
+    for table, keys in (("parcel_offers", ("parcel_id",)), ("enquiries", ("id",))):
         for statement in audit_triggers_sql(table, keys):
             op.execute(statement)
 
 
 def downgrade() -> None:
     op.drop_table("enquiries")
-    op.drop_table("reference_features")
+    op.execute("UPDATE constraint_layers SET kind = '其他' WHERE kind IN ('铁路', '高速公路出入口', '机场')")
+    _layer_kinds(OLD_LAYER_KINDS)
     for column in ("contact_person", "contact_email", "contact_address"):
         op.drop_column("parks", column)
     op.drop_table("parcel_offers")
