@@ -238,3 +238,31 @@ def test_the_workbench_lists_enquiries_and_the_dashboard_counts_them(site):
             "SELECT k.name, count(*) FILTER (WHERE q.status = 'open') FROM enquiries q JOIN parks k ON k.id = q.park_id "
             "WHERE k.id = :k GROUP BY k.name"), {"k": site["parcel"]["park_id"]}).one()
     assert row.group(1) == park and int(row.group(2)) == expected >= 1 and int(row.group(4)) == 1
+
+
+def test_an_officer_sets_the_offer_terms_on_the_parcel_page(site):
+    from tests.workbench_helpers import PASSWORD, add_web_user
+
+    eng, p = site["engine"], site["parcel"]
+    user = add_web_user(eng, "inv-web-officer", "county_officer", counties=[p["adcode"]])
+    client = TestClient(site["client"].app)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    assert client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf": token, "next": "/"},
+                       follow_redirects=False).status_code == 303
+    page = client.get(f"/parcels/{p['code']}")
+    assert 'id="offer-form"' in page.text and "投资指南" in page.text  # the officer sees what investors see, too
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    version = re.search(r'action="/parcels/[^"]+/offer".*?name="version" value="(\d+)"', page.text, re.S).group(1)
+    form = {"csrf": csrf, "version": version, "start_price": "1500", "supply_method": "拍卖", "listing_start": "2026-12-01",
+            "listing_end": "2026-12-31", "term_years": "50", "note": "", "reason": "调整起始价"}
+    bad = client.post(f"/parcels/{p['code']}/offer", data=form | {"supply_method": "抽签"})
+    assert bad.status_code == 422 and "未保存" in bad.text and "供地方式" in bad.text
+    ok = client.post(f"/parcels/{p['code']}/offer", data=form, follow_redirects=False)
+    assert ok.status_code == 303 and "saved_offer=" in ok.headers["location"]
+    public = TestClient(site["client"].app).get(f"/parcels/{p['code']}").text
+    assert "1,500.00 万元" in public and "拍卖" in public
+    stale = client.post(f"/parcels/{p['code']}/offer", data=form | {"start_price": "1"})
+    assert stale.status_code == 409 and "已被他人修改" in stale.text
+    with eng.connect() as conn:
+        row = conn.execute(text("SELECT actor, reason FROM history WHERE table_name = 'parcel_offers' ORDER BY id DESC LIMIT 1")).one()
+    assert row.actor.startswith("inv-web-officer") and row.reason == "调整起始价"
