@@ -20,7 +20,7 @@ from hggis.db.models import ENQUIRY_STATUSES
 from hggis.db.session import transaction
 from hggis.inputs import INT4_MAX
 from hggis.investor import enquiries
-from hggis.investor.commitments import project_mu
+from hggis.investor.commitments import commitments, project_mu
 from hggis.investor.portal import investor_view, public_part
 from hggis.investor.sheet import parcel_sheet
 from hggis.investor.terms import set_offer, set_park_contacts
@@ -39,8 +39,10 @@ def share_url(request: Request, code: str) -> str:
 def investor(code: str, mu: Annotated[str | None, Query(max_length=20, description="project size in 亩")] = None,
              _: None = Public, conn: Connection = Depends(connection)) -> dict[str, Any]:
     view = investor_view(conn, code)
-    size = project_mu(mu, view["parcel"]["area_mu"])
-    return public_part(investor_view(conn, code, size) if mu else view)
+    if mu:
+        size = project_mu(mu, view["parcel"]["area_mu"])
+        view["project_mu"], view["commitments"] = size, commitments(view["_values"], size)
+    return public_part(view)
 
 
 @router.get("/parcels/{code}/sheet.pdf", summary="地块推介 one-page PDF of land on offer", response_class=Response,

@@ -16,16 +16,19 @@ import hmac
 import secrets
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Table, and_, case, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from hggis import clock
 from hggis.access.policy import Principal, authorize, scope_clause
 from hggis.config import get_settings
 from hggis.db.models import ENQUIRY_STATUSES, Enquiry, Parcel, Park
-from hggis.errors import Conflict, Invalid, NotFound, TooMany
+from hggis.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
+
+ENQUIRIES = cast(Table, Enquiry.__table__)  # the Core table (the ORM class types it as FromClause)
+PARKS = cast(Table, Park.__table__)
 
 FIELD_LIMITS: dict[str, tuple[str, int, bool]] = {
     # field -> (Chinese label, max characters, required)
@@ -132,7 +135,7 @@ def submit(conn: Connection, code: str, values: dict[str, Any], address: str, to
     sender = sender_hash(address)
     content = _content_hash(parcel.id, clean)
     now = clock.now()
-    q = Enquiry.__table__
+    q = ENQUIRIES
     conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(sender))))  # one sender's posts in turn
     recent = conn.execute(select(func.count()).select_from(q).where(
         q.c.sender_hash == sender, q.c.created_at > now - dt.timedelta(hours=1))).scalar_one()
@@ -150,7 +153,7 @@ def submit(conn: Connection, code: str, values: dict[str, Any], address: str, to
 
 
 def _columns() -> list[Any]:
-    q, p, k = Enquiry.__table__, Parcel.__table__, Park.__table__
+    q, p, k = ENQUIRIES, Parcel.__table__, PARKS
     return [q.c.id, p.c.code, q.c.adcode, q.c.park_id, k.c.name.label("park"), q.c.name, q.c.firm, q.c.contact,
             q.c.project, q.c.land_need_mu, q.c.status, q.c.answer, q.c.answered_by, q.c.answered_at, q.c.closed_at,
             q.c.created_at, q.c.version]
@@ -164,19 +167,17 @@ def _row(r: Any) -> dict[str, Any]:
 
 
 def _from() -> Any:
-    q, p, k = Enquiry.__table__, Parcel.__table__, Park.__table__
+    q, p, k = ENQUIRIES, Parcel.__table__, PARKS
     return q.join(p, p.c.id == q.c.parcel_id).outerjoin(k, k.c.id == q.c.park_id)
 
 
 def list_enquiries(conn: Connection, principal: Principal, status: str | None = None, limit: int = 100,
                    offset: int = 0) -> dict[str, Any]:
     """Enquiries in the caller's scope, newest first; ``status`` filters (open/answered/closed)."""
-    from sqlalchemy import text
-
     where, params = scope_clause(principal, "enquiries", "read", "enquiries.adcode", "enquiries.park_id")
     if status is not None and status not in ENQUIRY_STATUSES:
         raise Invalid(f"status {status!r}: one of {', '.join(ENQUIRY_STATUSES)}", field="status")
-    q = Enquiry.__table__
+    q = ENQUIRIES
     cond = and_(text(where).bindparams(**params) if params else text(where),
                 q.c.status == status if status else q.c.id.isnot(None))
     total = conn.execute(select(func.count()).select_from(q).where(cond)).scalar_one()
@@ -186,13 +187,13 @@ def list_enquiries(conn: Connection, principal: Principal, status: str | None = 
 
 
 def get_enquiry(conn: Connection, principal: Principal, enquiry_id: int) -> dict[str, Any]:
-    q = Enquiry.__table__
+    q = ENQUIRIES
     row = conn.execute(select(*_columns()).select_from(_from()).where(q.c.id == enquiry_id)).first()
     if row is None:
         raise EnquiryNotFound(f"没有咨询 #{enquiry_id}")
     try:
         authorize(principal, "enquiries", "read", adcode=row.adcode, park_id=row.park_id)
-    except Exception:
+    except Forbidden:
         raise EnquiryNotFound(f"没有咨询 #{enquiry_id}") from None  # outside the scope: not even that it exists
     return _row(row)
 
@@ -207,16 +208,16 @@ def _for_write(conn: Connection, principal: Principal, enquiry_id: int, expected
     return current
 
 
-def answer(conn: Connection, principal: Principal, enquiry_id: int, text_: str,
+def answer(conn: Connection, principal: Principal, enquiry_id: int, body_text: str,
            expected_version: int | None = None) -> dict[str, Any]:
     """Record the office's answer (may be revised until the enquiry is closed)."""
-    body = (text_ or "").strip()
+    body = (body_text or "").strip()
     if not body:
         raise Invalid("请填写答复内容", field="answer")
     if len(body) > ANSWER_MAX:
         raise Invalid(f"答复过长（最多 {ANSWER_MAX} 字）", field="answer")
     _for_write(conn, principal, enquiry_id, expected_version)
-    q = Enquiry.__table__
+    q = ENQUIRIES
     conn.execute(update(q).where(q.c.id == enquiry_id).values(
         answer=body, status="answered", answered_by=principal.actor, answered_at=clock.now(), version=q.c.version + 1))
     return get_enquiry(conn, principal, enquiry_id)
@@ -225,7 +226,7 @@ def answer(conn: Connection, principal: Principal, enquiry_id: int, text_: str,
 def close(conn: Connection, principal: Principal, enquiry_id: int, expected_version: int | None = None) -> dict[str, Any]:
     """Close an enquiry (answered, or not to be followed up: the history's reason says why)."""
     _for_write(conn, principal, enquiry_id, expected_version)
-    q = Enquiry.__table__
+    q = ENQUIRIES
     conn.execute(update(q).where(q.c.id == enquiry_id).values(status="closed", closed_at=clock.now(),
                                                                 version=q.c.version + 1))
     return get_enquiry(conn, principal, enquiry_id)
@@ -233,10 +234,8 @@ def close(conn: Connection, principal: Principal, enquiry_id: int, expected_vers
 
 def counts_by_park(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
     """Open / answered / closed enquiries per park in the caller's scope (land outside parks: park None)."""
-    from sqlalchemy import text
-
     where, params = scope_clause(principal, "enquiries", "read", "enquiries.adcode", "enquiries.park_id")
-    q, k = Enquiry.__table__, Park.__table__
+    q, k = ENQUIRIES, PARKS
     counts = [func.count(case((q.c.status == s, 1))).label(s) for s in ENQUIRY_STATUSES]
     rows = conn.execute(
         select(q.c.park_id, k.c.name.label("park"), *counts).select_from(q.outerjoin(k, k.c.id == q.c.park_id))

@@ -42,7 +42,7 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _table(rows: list[list[str]], widths: list[float], style: ParagraphStyle) -> Table:
+def _table(rows: list[list[str]], widths: list[int], style: ParagraphStyle) -> Table:
     t = Table([[Paragraph(escape(str(c)), style) for c in r] for r in rows], colWidths=[w * mm for w in widths])
     t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#8a939c")),
                            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef2f6")),

@@ -11,15 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal, authorize
 from hggis.db.models import SUPPLY_METHODS, Parcel, ParcelOffer, Park
 from hggis.errors import Conflict, Invalid, NotFound
+
+OFFERS = cast(Table, ParcelOffer.__table__)  # the Core table (the ORM class types it as FromClause)
+PARKS = cast(Table, Park.__table__)
 
 OFFER_FIELDS: dict[str, str] = {
     "start_price": "起始价（万元）",
@@ -120,7 +123,7 @@ def clean_offer(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_offer(conn: Connection, parcel_id: int) -> dict[str, Any] | None:
-    o = ParcelOffer.__table__
+    o = OFFERS
     row = conn.execute(select(o).where(o.c.parcel_id == parcel_id)).mappings().first()
     if row is None:
         return None
@@ -137,7 +140,7 @@ def set_offer(conn: Connection, principal: Principal, code: str, values: dict[st
     if parcel.status not in OFFER_STATUSES:
         raise InvalidTerms(f"宗地 {parcel.code} 不是储备或挂牌出让中的土地：起始价和供地方式只为待供应土地发布", field="code")
     clean = clean_offer(values)
-    o = ParcelOffer.__table__
+    o = OFFERS
     current = conn.execute(select(o).where(o.c.parcel_id == parcel.id).with_for_update()).mappings().first()
     version = current["version"] if current else 0
     if expected_version is not None and expected_version != version:
@@ -170,7 +173,7 @@ def clean_contacts(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def park_contacts(conn: Connection, park_id: int) -> dict[str, Any]:
-    k = Park.__table__
+    k = PARKS
     row = conn.execute(select(k.c.id, k.c.name, k.c.version, *(k.c[c] for c in CONTACT_FIELDS))
                        .where(k.c.id == park_id)).mappings().first()
     if row is None:
@@ -181,7 +184,7 @@ def park_contacts(conn: Connection, park_id: int) -> dict[str, Any]:
 def set_park_contacts(conn: Connection, principal: Principal, park_id: int, values: dict[str, Any],
                       expected_version: int | None = None) -> dict[str, Any]:
     """Set the park's 招商 contacts (county officers: parks of their county)."""
-    k = Park.__table__
+    k = PARKS
     row = conn.execute(select(k.c.id, k.c.adcode, k.c.version).where(k.c.id == park_id).with_for_update()).first()
     if row is None:
         raise NotFound(f"没有园区 {park_id}")
