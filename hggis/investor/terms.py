@@ -115,7 +115,7 @@ def clean_offer(values: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 raise InvalidTerms(f"出让年限 {value!r} 不是整数", field=key) from None
             if not 1 <= years <= 70:
-                raise InvalidTerms("出让年限应在 1–70 年之间（工业用地最高 50 年）", field=key)
+                raise InvalidTerms("出让年限应在 1–70 年之间（法定最高年限：工业用地 50 年、居住用地 70 年）", field=key)
             clean[key] = years
         else:
             clean[key] = _text(key, value)
