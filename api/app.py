@@ -28,6 +28,7 @@ from api.routes import (
     idle_documents,
     imports,
     intensity,
+    investor,
     layers,
     maps,
     occupancies,
@@ -40,6 +41,7 @@ from api.routes import (
     terrain,
     tiles,
     workbench_cases,
+    workbench_enquiries,
     workbench_evaluation,
     workbench_imports,
     workbench_intensity,
@@ -152,6 +154,8 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
         intensity,
         workbench_intensity,
         workbench_whatif,
+        investor,
+        workbench_enquiries,
     ):
         app.include_router(module.router)
     return app

@@ -45,6 +45,7 @@ log = logging.getLogger("hggis.api")
 
 KIND_STATUS: dict[str, int] = {
     "invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403, "unavailable": 503,
+    "too_many": 429,
 }
 GUARDED_BODY_TYPES = ("application/json", "application/geo+json", "application/x-www-form-urlencoded")
 MAX_GUARDED_BODY = 20 * 1024 * 1024  # JSON and form bodies; uploads are multipart and not buffered

@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("闲置土地", "/cases", "idle_cases"),
     NavItem("现场巡查", "/patrol", "parcels", action="flag"),
     NavItem("标准地储备", "/reserves", "reserves"),
+    NavItem("投资咨询", "/enquiries", "enquiries"),
     NavItem("亩均评价", "/evaluation", "evaluation"),
     NavItem("项目库", "/projects", "projects"),
     NavItem("招商清单", "/chains", "chain_links"),

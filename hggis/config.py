@@ -161,6 +161,24 @@ class Settings(BaseSettings):
         description="Working days (Monday–Friday) from the service of a 听证权利告知书 within which the holder may "
         "ask for a hearing (《国土资源听证规定》: 五个工作日); public holidays are not known and not skipped.",
     )
+    hggis_enquiry_per_hour: int = Field(
+        default=5, ge=1, le=1000,
+        description="Investor enquiries accepted from one address per hour (the public form on a parcel page).",
+    )
+    hggis_enquiry_repeat_hours: int = Field(
+        default=24, ge=1, le=24 * 30,
+        description="An enquiry with the same content (parcel, contact, project) within this many hours is refused "
+        "as a repeat.",
+    )
+    hggis_enquiry_min_fill_seconds: float = Field(
+        default=3.0, ge=0, le=600,
+        description="An enquiry form sent back sooner than this after the page was served is refused as scripted.",
+    )
+    hggis_form_secret: str | None = Field(
+        default=None,
+        description="Secret that signs the public enquiry form's token and salts the hashed sender addresses. "
+        "Unset: a random secret per process (tokens do not survive a restart; set it with several workers).",
+    )
 
     hggis_cache_app_port: int = Field(
         default=8001,

@@ -59,6 +59,12 @@ class Forbidden(HggisError, PermissionError):
     kind = "forbidden"
 
 
+class TooMany(HggisError):
+    """The caller sent too much too fast (a rate limit); the message says when to try again."""
+
+    kind = "too_many"
+
+
 class Unavailable(HggisError, RuntimeError):
     """A dependency (database, cluster, disk) cannot serve the request now."""
 

@@ -39,6 +39,8 @@ DATA_TABLES = (
     "project_list_moves",
     "project_funds",
     "projects",
+    "enquiries",
+    "parcel_offers",
     "occupancies",
     "control_indicators",
     "parcels",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -35,7 +35,7 @@ SCOPE_REPORTED = {("imports", "write"), ("enterprise_figures", "write")}
 # List endpoints filter out-of-scope objects instead of refusing (tested per package).
 LIST_ONLY = {("imports", "read")}
 # Resources whose writes no route offers (data arrives by migration, demo or import).
-NO_ROUTE = {("counties", "write"), ("clusters", "write"), ("parks", "write"), ("enterprises", "write")}
+NO_ROUTE = {("counties", "write"), ("clusters", "write"), ("enterprises", "write")}
 
 
 @dataclass
@@ -50,6 +50,8 @@ class World:
     offer: str  # a parcel on offer: what the public may read
     case: dict[str, int]
     run_id: int
+    park: dict[str, int] = field(default_factory=dict)  # in/out -> park of the producing parcel
+    enquiry: dict[str, int] = field(default_factory=dict)  # in/out -> an investor enquiry about that parcel
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +87,14 @@ def world(engine):
     from hggis.idle.cases import open_case
 
     run_id = run_evaluation(engine, operator(), 2024, proceed=True).run_id
-    cases = {}
+    cases, enquiries = {}, {}
     with transaction(engine, "test setup", "matrix cases") as conn:
         for side, code in (("in", p_in.code), ("out", p_out.code)):
             cases[side] = open_case(conn, operator(), code, dt.date(2025, 6, 30), "矩阵测试")
+            enquiries[side] = conn.execute(text(
+                "INSERT INTO enquiries (parcel_id, adcode, park_id, name, contact, project, sender_hash, content_hash) "
+                "SELECT id, adcode, park_id, '矩阵', '13800000000', '矩阵测试项目', repeat('a', 64), md5(code) || md5(code) "
+                "FROM parcels WHERE code = :c RETURNING id"), {"c": code}).scalar_one()
     with TestClient(create_app(engine)) as client:
         yield World(
             client=client,
@@ -101,6 +107,8 @@ def world(engine):
             offer=offer,
             case=cases,
             run_id=run_id,
+            park={"in": p_in.park_id, "out": p_out.park_id},
+            enquiry=enquiries,
         )
     wipe_data(engine)
     with superuser_engine().begin() as conn:  # model versions are reference data, not wiped between tests
@@ -188,6 +196,13 @@ PROBES: dict[tuple[str, str], Probe] = {
         files={"file": ("c.geojson", _geojson_file(f"{SPOT[s][0]}099099GB00002", *SPOT[s][1:]), "application/geo+json")},
     ).status_code,
     ("history", "read"): lambda w, h, s: w.client.get(f"/api/history/parcels/{w.parcel[s]}", headers=h).status_code,
+    ("parks", "write"): lambda w, h, s: w.client.put(
+        f"/api/parks/{w.park[s]}/contacts", headers=h, json={"contact_phone": "0713-1234567", "reason": "矩阵测试"}
+    ).status_code,
+    ("enquiries", "read"): lambda w, h, s: w.client.get(f"/api/enquiries/{w.enquiry[s]}", headers=h).status_code,
+    ("enquiries", "write"): lambda w, h, s: w.client.post(
+        f"/api/enquiries/{w.enquiry[s]}/answer", headers=h, json={"answer": "矩阵测试答复"}
+    ).status_code,
     ("users", "read"): lambda w, h, s: w.client.get("/users", headers=h, follow_redirects=False).status_code,
 }
 

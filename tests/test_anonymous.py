@@ -20,7 +20,8 @@ from hggis.db.session import transaction
 from hggis.demo.loader import load_demo
 
 # Planted values: if any appears in an anonymous response, a confidential figure leaked.
-SENTINELS = {"tax_paid": "987654.32", "revenue": "876543.21", "value_added": "765432.19", "land_price": "654321.98"}
+SENTINELS = {"tax_paid": "987654.32", "revenue": "876543.21", "value_added": "765432.19", "land_price": "654321.98",
+             "enquiry": "enquirer-5551234-sentinel"}
 INJECTIONS = ["' OR '1'='1", "1; DROP TABLE parcels; --", "\" OR 1=1 --", "%27%20OR%201=1", "421102' UNION SELECT credit_code FROM enterprises --"]
 
 
@@ -38,6 +39,11 @@ def demo_app(engine):
         )
         conn.execute(text("UPDATE parcels SET land_price = :p WHERE id = (SELECT min(id) FROM parcels WHERE status = 'on_offer')"),
                      {"p": SENTINELS["land_price"]})
+        # an investor's enquiry about land on offer: for the park's office, never for the public
+        conn.execute(text(
+            "INSERT INTO enquiries (parcel_id, adcode, park_id, name, contact, project, answer, status, sender_hash, content_hash) "
+            "SELECT id, adcode, park_id, :v, :v, :v, :v, 'answered', repeat('a', 64), repeat('b', 64) "
+            "FROM parcels WHERE status = 'on_offer' ORDER BY id LIMIT 1"), {"v": SENTINELS["enquiry"]})
     with TestClient(create_app(engine)) as client:
         yield client, engine
     wipe_data(engine)

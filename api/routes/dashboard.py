@@ -15,6 +15,7 @@ from hggis.access.policy import Principal, grant
 from hggis.dashboard.excel import filename, workbook_bytes
 from hggis.dashboard.pipeline import pipeline_dashboard
 from hggis.dashboard.service import Dashboard, DashboardError, plan_dashboard
+from hggis.investor.enquiries import counts_by_park
 from hggis.summary import dataset_label
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -35,7 +36,9 @@ def dashboard_page(request: Request, year: Year = None, principal: Principal = S
                    conn: Connection = Depends(connection)) -> Response:
     d = _dashboard(conn, principal, year)
     pipeline = pipeline_dashboard(conn, principal, d.year) if grant(principal, "projects", "read") else None
-    return render(request, "dashboard.html", {"d": d, "demo": dataset_label(conn), "pipeline": pipeline})
+    enquiry_counts = counts_by_park(conn, principal) if grant(principal, "enquiries", "read") else None
+    return render(request, "dashboard.html", {"d": d, "demo": dataset_label(conn), "pipeline": pipeline,
+                                              "enquiry_counts": enquiry_counts})
 
 
 @router.get("/dashboard.xlsx")

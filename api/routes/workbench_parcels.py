@@ -14,15 +14,30 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection, Engine
 
-from api.deps import Caller, connection, engine
+from api.deps import Caller, Public, connection, engine
 from api.nav import maps_href
-from api.workbench import FormUser, PageNotFound, Pager, PageRoute, int_param, see_other, show
+from api.routes.investor import share_url
+from api.security import client_key
+from api.workbench import (
+    FormUser,
+    PageNotFound,
+    Pager,
+    PageRoute,
+    int_param,
+    see_other,
+    show,
+)
 from hggis import clock
-from hggis.access.policy import Principal
+from hggis.access.policy import PUBLIC, Principal
+from hggis.db.models import SUPPLY_METHODS
 from hggis.db.session import transaction
+from hggis.errors import HggisError, NotFound
 from hggis.idle.cases import CaseError, CaseNotFound
 from hggis.idle.flags import flag_parcel
 from hggis.inputs import RowId
+from hggis.investor import enquiries
+from hggis.investor.commitments import InvalidProjectSize, commitments, project_mu
+from hggis.investor.terms import OFFER_FIELDS, InvalidTerms, StaleTerms, set_offer
 from hggis.occupancies import (
     InvalidOccupancy,
     OccupancyInput,
@@ -32,7 +47,13 @@ from hggis.occupancies import (
     delete_occupancy,
     update_occupancy,
 )
-from hggis.workbench.parcel_form import FORM_FIELDS, LABELS, EditOutcome, form_values, submit_edit
+from hggis.workbench.parcel_form import (
+    FORM_FIELDS,
+    LABELS,
+    EditOutcome,
+    form_values,
+    submit_edit,
+)
 from hggis.workbench.parcel_view import ParcelNotFound, edit_options, parcel_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=PageRoute)
@@ -47,6 +68,19 @@ def _data(conn: Connection, principal: Principal, code: str) -> dict[str, Any]:
         raise PageNotFound(str(exc)) from None
 
 
+def _project_size(data: dict[str, Any], raw: str | None) -> str | None:
+    """Recompute the investor's commitments for the size the visitor typed; the refusal, if any."""
+    inv = data.get("investor")
+    if inv is None or not raw:
+        return None
+    try:
+        size = project_mu(raw, inv["parcel"]["area_mu"])
+    except InvalidProjectSize as exc:
+        return str(exc)
+    inv["project_mu"], inv["commitments"] = size, commitments(inv["_values"], size)
+    return None
+
+
 def _page(
     request: Request,
     conn: Connection,
@@ -59,10 +93,24 @@ def _page(
     hpage: int = 1,
     occ_error: str | None = None,
     occ_values: dict[str, str] | None = None,
+    mu: str | None = None,
+    enquiry_error: str | None = None,
+    enquiry_values: dict[str, str] | None = None,
+    offer_error: str | None = None,
 ) -> Response:
     data = _data(conn, principal, code)
     context: dict[str, Any] = {"d": data, "flag_values": flag_values or {}, "flag_errors": flag_errors or {},
                                "maps": maps_href(request), "occ_error": occ_error, "occ_values": occ_values or {}}
+    context["mu_error"] = _project_size(data, mu)
+    if data.get("investor"):
+        code_ = data["investor"]["parcel"]["code"]
+        context.update(share_url=share_url(request, code_), form_token=enquiries.form_token(code_),
+                       enquiry_error=enquiry_error, enquiry_values=enquiry_values or {},
+                       enquiry_sent=request.query_params.get("enquiry") == "sent", honeypot=enquiries.HONEYPOT,
+                       enquiry_limits=enquiries.FIELD_LIMITS)
+    context["offer_error"] = offer_error
+    context["offer_fields"] = OFFER_FIELDS
+    context["supply_methods"] = SUPPLY_METHODS
     if not data["public"]:
         parcel = data["parcel"]
         history = data["history"]
@@ -84,9 +132,51 @@ def _page(
 
 
 @router.get("/parcels/{code}")
-def parcel(request: Request, code: str, hpage: str | None = None, principal: Principal = Caller,
+def parcel(request: Request, code: str, hpage: str | None = None, mu: str | None = None, principal: Principal = Caller,
            conn: Connection = Depends(connection)) -> Response:
-    return _page(request, conn, principal, code, hpage=int_param(hpage, 1))
+    return _page(request, conn, principal, code, hpage=int_param(hpage, 1), mu=(mu or "")[:20] or None)
+
+
+ENQUIRY_FORM_FIELDS = ("name", "firm", "contact", "project", "land_need_mu")
+ENQUIRY_STATUS = {"too_many": 429, "conflict": 409}
+
+
+@router.post("/parcels/{code}/enquiries")
+async def send_enquiry(request: Request, code: str, _: None = Public, db: Engine = Depends(engine)) -> Response:
+    """The public enquiry form of land on offer: no account; the defences are in hggis.investor.enquiries."""
+    form = await request.form()
+    values = {k: str(form.get(k, ""))[:10_000] for k in ENQUIRY_FORM_FIELDS}
+    try:
+        with transaction(db, "public (投资咨询表单)", "投资者在挂牌地块页面提交咨询") as conn:
+            sent = enquiries.submit(conn, code, values, client_key(request), str(form.get("form_token", ""))[:200],
+                                    str(form.get(enquiries.HONEYPOT, ""))[:1000])
+    except NotFound as exc:
+        raise PageNotFound(str(exc)) from None
+    except HggisError as exc:
+        with db.connect() as conn:
+            return _page(request, conn, PUBLIC, code, status_code=ENQUIRY_STATUS.get(exc.kind, 422),
+                         enquiry_error=str(exc), enquiry_values=values)
+    return see_other(f"/parcels/{sent['code']}?enquiry=sent#enquiry")
+
+
+@router.post("/parcels/{code}/offer")
+async def edit_offer(request: Request, code: str, reason: Annotated[str, Form(max_length=500)] = "",
+                     version: Annotated[int | None, Form(ge=0)] = None, principal: Principal = FormUser,
+                     db: Engine = Depends(engine)) -> Response:
+    """The officer's form for 起始价, 供地方式 and listing dates (set_offer checks scope and values)."""
+    form = await request.form()
+    values = {k: str(form.get(k, ""))[:1000] for k in OFFER_FIELDS}
+    if len(reason.strip()) < 2:
+        with db.connect() as conn:
+            return _page(request, conn, principal, code, status_code=422, offer_error="请填写修改原因（记入变更历史）")
+    try:
+        with transaction(db, principal.actor, reason.strip()) as conn:
+            saved = set_offer(conn, principal, code, values, version)
+    except (InvalidTerms, StaleTerms) as exc:
+        with db.connect() as conn:
+            return _page(request, conn, principal, code, status_code=409 if exc.kind == "conflict" else 422,
+                         offer_error=str(exc))
+    return see_other(f"/parcels/{saved['code']}?saved_offer={saved['version']}#offer")
 
 
 @router.post("/parcels/{code}/edit")

@@ -9,10 +9,12 @@
     self: { color: "#8a3c00", weight: 2, fillColor: "#f0a500", fillOpacity: 0.5 },
     other: { color: "#5b6570", weight: 1, fillColor: "#c8ced6", fillOpacity: 0.45 },
     site: { color: "#0b3d6b", weight: 2, fillColor: "#3d7fbf", fillOpacity: 0.45 },
-    outline: { color: "#8a939c", weight: 1, fill: false, interactive: false }
+    outline: { color: "#8a939c", weight: 1, fill: false, interactive: false },
+    ref: { color: "#6b3d0b", weight: 3, opacity: 0.8, fillColor: "#d08a2f", fillOpacity: 0.8, radius: 6 }
   };
   function kind(f) {
     if (f.properties && f.properties.outline) { return "outline"; }
+    if (f.properties && f.properties.kind) { return "ref"; }
     if (f.properties && f.properties.site_rank !== undefined) { return "site"; }
     return f.properties && f.properties.self ? "self" : "other";
   }
@@ -27,6 +29,7 @@
     var focus = [];
     var layer = L.geoJSON(fc, {
       style: function (f) { return STYLES[kind(f)]; },
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, STYLES.ref); },
       onEachFeature: function (f, l) {
         var p = f.properties || {};
         if (kind(f) === "site") {
@@ -34,6 +37,8 @@
           focus.push(l);
         } else if (kind(f) === "outline") {
           return;
+        } else if (kind(f) === "ref") {
+          l.bindTooltip(p.label + "：" + p.name);
         } else if (p.code) {
           l.bindTooltip(p.code);
           if (kind(f) === "self") { focus.push(l); }

@@ -99,6 +99,10 @@ POLICY: dict[str, dict[str, dict[str, Scope]]] = {
         "read": {"park_manager": "all", "county_officer": "all", "city_admin": "all"},
         "write": {"city_admin": "all"},
     },
+    "enquiries": {  # investors send them from the public parcel page; only the 招商 side reads them
+        "read": {"park_manager": "park", "county_officer": "county", "city_admin": "all"},
+        "write": {"park_manager": "park", "county_officer": "county", "city_admin": "all"},
+    },
     "users": {
         "read": {"city_admin": "all"},
         "write": {"city_admin": "all"},
@@ -211,7 +215,7 @@ CONFIDENTIAL_FIELDS: frozenset[str] = frozenset(
         "emissions_t", "rnd_spending", "employees", "score", "total_score", "scores", "rank",
         "grade", "class_code", "evaluation_class", "holder_id", "holder_credit_code",
         "credit_code", "land_price", "planned_investment", "investment_to_date",
-        "tax_per_mu_actual", "contract_no", "token_hash", "password_hash",
+        "tax_per_mu_actual", "contract_no", "token_hash", "password_hash", "sender_hash", "content_hash",
         "target_firms", "signed_investment_wan", "investor_credit_code",
     }
 )

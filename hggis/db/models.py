@@ -63,6 +63,9 @@ PARK_LEVELS = ("国家级", "省级", "市级", "未定级")
 CLUSTER_TIERS = ("千亿", "百亿", "十亿")
 CONTRACT_KINDS = ("出让", "划拨")
 OCCUPANCY_ROLES = ("holder", "lessee")
+# 供地方式 of land on offer (how it is sold), distinct from CONTRACT_KINDS (出让 vs 划拨)
+SUPPLY_METHODS = ("挂牌", "拍卖", "招标", "协议", "先租后让", "弹性年期出让")
+ENQUIRY_STATUSES: dict[str, str] = {"open": "待答复", "answered": "已答复", "closed": "已关闭"}
 
 
 def _in(column: str, values: tuple[str, ...] | list[str]) -> str:
@@ -162,6 +165,9 @@ class Park(Base):
     boundary = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=True)
     contact_office: Mapped[str | None] = mapped_column(Text)
     contact_phone: Mapped[str | None] = mapped_column(Text)
+    contact_person: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_address: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (CheckConstraint(_in("level", PARK_LEVELS), name="level"),)
@@ -282,6 +288,64 @@ class ControlIndicators(Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
+class ParcelOffer(Base):
+    """The published terms of a parcel on offer: 起始价, 供地方式, listing dates (not the deal price)."""
+
+    __tablename__ = "parcel_offers"
+
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id", ondelete="CASCADE"), primary_key=True)
+    start_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # 万元
+    supply_method: Mapped[str | None] = mapped_column(Text)
+    listing_start: Mapped[dt.date | None] = mapped_column(Date)
+    listing_end: Mapped[dt.date | None] = mapped_column(Date)
+    term_years: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("supply_method IS NULL OR " + _in("supply_method", SUPPLY_METHODS), name="supply_method"),
+        CheckConstraint("start_price IS NULL OR start_price >= 0", name="start_price_nonneg"),
+        CheckConstraint("listing_end IS NULL OR listing_start IS NULL OR listing_end >= listing_start",
+                        name="listing_order"),
+        CheckConstraint("term_years IS NULL OR term_years BETWEEN 1 AND 70", name="term_years"),
+    )
+
+
+class Enquiry(Base):
+    """An investor's enquiry about a parcel, for the park's 招商 office (never public)."""
+
+    __tablename__ = "enquiries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id"), index=True)
+    adcode: Mapped[str] = mapped_column(ForeignKey("counties.adcode"))
+    park_id: Mapped[int | None] = mapped_column(ForeignKey("parks.id"))
+    name: Mapped[str] = mapped_column(Text)
+    firm: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str] = mapped_column(Text)
+    project: Mapped[str] = mapped_column(Text)
+    land_need_mu: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    sender_hash: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(Text, server_default="open")
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    __table_args__ = (
+        CheckConstraint(_in("status", list(ENQUIRY_STATUSES)), name="status"),
+        CheckConstraint("land_need_mu IS NULL OR land_need_mu > 0", name="land_need_positive"),
+        CheckConstraint("status = 'open' OR answer IS NOT NULL OR closed_at IS NOT NULL", name="answered"),
+        Index("ix_enquiries_park_status", "park_id", "status"),
+        Index("ix_enquiries_sender_created", "sender_hash", "created_at"),
+        Index("ix_enquiries_content_created", "content_hash", "created_at"),
+    )
+
+
 class Occupancy(Base):
     """Who uses a parcel, and what share of it: kept apart from the parcel (宗地) itself."""
 
@@ -377,4 +441,6 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "chain_links": ("id",),
     "chain_targets": ("id",),
     "intensity_models": ("id",),
+    "parcel_offers": ("parcel_id",),
+    "enquiries": ("id",),
 }

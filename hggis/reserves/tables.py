@@ -42,6 +42,9 @@ CONSTRAINT_KINDS: dict[str, str] = {
     "道路": "reference",
     "港口": "reference",
     "河流": "reference",
+    "铁路": "reference",  # the investor pages measure distances to these (hggis.investor.reference)
+    "高速公路出入口": "reference",
+    "机场": "reference",
     "其他": "constraint",
 }
 """Layer kinds and the role each takes by default (an import may override ``其他``)."""

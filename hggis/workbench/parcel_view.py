@@ -23,6 +23,8 @@ from hggis.access.policy import Forbidden, Principal, authorize, can, grant, sco
 from hggis.db.models import CONTRACT_KINDS, M2_PER_MU_SQL, PARCEL_STATUSES
 from hggis.errors import NotFound
 from hggis.features import feature_collection
+from hggis.investor.portal import investor_view, map_features
+from hggis.investor.terms import OFFER_STATUSES, read_offer
 from hggis.occupancies import list_for_parcel
 from hggis.workbench.history_view import parcel_history
 from hggis.workbench.labels import INDICATOR_FIELDS
@@ -57,13 +59,14 @@ SELECT p.id, p.code, p.adcode, co.name AS county, p.park_id, k.name AS park, p.s
 """
 
 
-def _public_view(conn: Connection, code: str) -> dict[str, Any]:
+def _public_view(conn: Connection, code: str, mu: float | None = None) -> dict[str, Any]:
     fc = feature_collection(conn, "parcels", equals={"code": code})
     if not fc["features"]:
         raise ParcelNotFound(f"没有可公开浏览的宗地 {code}")
     feature = fc["features"][0]
-    return {"public": True, "parcel": feature["properties"], "inset": {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": feature["geometry"], "properties": {"code": code, "self": True}}]}}
+    investor = investor_view(conn, code, mu)
+    own = {**investor["parcel"], "id": investor["_parcel_id"]}
+    return {"public": True, "parcel": feature["properties"], "investor": investor, "inset": map_features(conn, own)}
 
 
 def _inset(conn: Connection, principal: Principal, parcel: dict[str, Any]) -> dict[str, Any]:
@@ -170,18 +173,22 @@ def _idle(conn: Connection, principal: Principal, parcel: dict[str, Any]) -> dic
     }
 
 
-def parcel_page(conn: Connection, principal: Principal, code: str) -> dict[str, Any]:
-    """The parcel page's data; ParcelNotFound if absent or invisible, Forbidden outside the scope."""
+def parcel_page(conn: Connection, principal: Principal, code: str, mu: float | None = None) -> dict[str, Any]:
+    """The parcel page's data; ParcelNotFound if absent or invisible, Forbidden outside the scope.
+
+    Land on offer also carries the investor view (``hggis.investor.portal``) with the
+    commitments for a project of ``mu`` 亩 (default: the whole parcel), for everyone.
+    """
     code = code.strip().upper()
     if grant(principal, "parcels", "read") in (None, "public"):
-        return _public_view(conn, code)
+        return _public_view(conn, code, mu)
     row = conn.execute(text(PARCEL_SQL), {"code": code}).mappings().first()
     if row is None:
         raise ParcelNotFound(f"没有宗地 {code}（或已注销）")
     parcel = dict(row)
     if not can(principal, "parcels", "read", parcel["adcode"], parcel["park_id"]):
         if parcel["status"] == "on_offer":  # land on the market is public, whoever asks
-            return _public_view(conn, code)
+            return _public_view(conn, code, mu)
         authorize(principal, "parcels", "read", parcel["adcode"], parcel["park_id"])
     parcel["status_label"] = PARCEL_STATUSES.get(parcel["status"], parcel["status"])
     idle = _idle(conn, principal, parcel)
@@ -198,6 +205,8 @@ def parcel_page(conn: Connection, principal: Principal, code: str) -> dict[str, 
         "history": parcel_history(conn, principal, code, parcel["id"]),
         "may_edit": can(principal, "parcels", "write", parcel["adcode"], parcel["park_id"]),
         "may_flag": can(principal, "idle_cases", "flag", parcel["adcode"], parcel["park_id"]),
+        "investor": investor_view(conn, code, mu) if parcel["status"] == "on_offer" else None,
+        "offer": read_offer(conn, parcel["id"]) if parcel["status"] in OFFER_STATUSES else None,
     }
 
 
