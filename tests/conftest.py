@@ -43,6 +43,7 @@ DATA_TABLES = (
     "cluster_years",
     "dataset_meta",
     "evaluation_runs",
+    "evaluation_land_lists",
     "idle_scans",
     "idle_scan_results",
     "idle_document_sequences",

@@ -195,6 +195,8 @@ class EnterpriseYear(Base):
     accident: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     utility: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     production_start_year: Mapped[int | None] = mapped_column(Integer)
+    # on the statistics bureau's 规上 list of the year (TRUE/FALSE); NULL: decided by revenue
+    above_size: Mapped[bool | None] = mapped_column(Boolean)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (CheckConstraint("year BETWEEN 1990 AND 2100", name="year_range"),)
@@ -359,4 +361,8 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "constraint_layers": ("id",),
     "plan_targets": ("id",),
     "patrols": ("id",),
+    "evaluation_land_lists": ("id",),
+    "evaluation_land_corrections": ("id",),
+    "evaluation_notices": ("id",),
+    "evaluation_objections": ("id",),
 }

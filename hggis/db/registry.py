@@ -10,6 +10,7 @@ from hggis.idle import tables as idle_tables  # noqa: F401
 from hggis.idle import document_tables as idle_document_tables  # noqa: F401
 from hggis.access import tables as access_tables  # noqa: F401
 from hggis.evaluation import tables as evaluation_tables  # noqa: F401
+from hggis.evaluation import publication_tables  # noqa: F401
 from hggis.reserves import tables as reserves_tables  # noqa: F401
 from hggis.io import tables as io_tables  # noqa: F401
 from hggis.terrain import tables as terrain_tables  # noqa: F401
