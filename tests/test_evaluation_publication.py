@@ -228,3 +228,30 @@ def test_publication_page_walks_the_stages(world, db):  # noqa: F811
                     follow_redirects=True)
     assert r.status_code == 200 and "公示中" in r.text and "登记异议" in r.text
     assert "税收口径" in client.get("/evaluation/models").text
+
+
+def test_tenants_form_their_own_list_and_ranking(db):  # noqa: F811
+    """A firm leasing all its land is on the tenant list; under own_share it is ranked among tenants."""
+    from hggis.access.policy import operator
+    from hggis.evaluation.model import create_model, default_params, derive_params
+    from hggis.evaluation.results import ResultFilter, list_results
+    from hggis.evaluation.runs import run_evaluation
+    from tests.evaluation_helpers import add_figures, add_firm, hold, lease
+
+    with transaction(db, "test", "setup") as conn:
+        holders = [add_firm(conn, 20 + i) for i in range(3)]
+        for i, h in enumerate(holders):
+            add_figures(conn, h, tax_paid=100.0 + 50 * i, revenue=3000.0)
+            pid = hold(conn, h, 20 + i, side_m=150)
+            tenant = add_firm(conn, 30 + i)
+            add_figures(conn, tenant, tax_paid=10.0 + i, revenue=3000.0)
+            lease(conn, pid, tenant, 0.4)
+        params = derive_params(default_params().model_dump(mode="json"), {"lessee_rule": "own_share"})
+        mid = create_model(conn, operator(), "租赁企业单独评价", 2024, params)
+    run = run_evaluation(db, operator(), 2024, model_id=mid).run_id
+    with db.connect() as conn:
+        tenants = list_results(conn, operator(), run, ResultFilter(result_list="tenant"))
+        above = list_results(conn, operator(), run, ResultFilter(result_list="above"))
+    assert tenants["numberMatched"] == 3 and all(i["tenant"] for i in tenants["items"])
+    assert sorted(i["rank"] for i in tenants["items"]) == [1, 2, 3] and {i["group_size"] for i in tenants["items"]} == {3}
+    assert above["numberMatched"] == 3 and {i["group_size"] for i in above["items"]} == {3}

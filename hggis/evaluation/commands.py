@@ -177,6 +177,7 @@ def results_cmd(
     park: Annotated[int | None, typer.Option("--park")] = None,
     county: Annotated[str | None, typer.Option("--county")] = None,
     not_evaluated: Annotated[bool, typer.Option("--not-evaluated", help="list those not evaluated")] = False,
+    result_list: Annotated[str | None, typer.Option("--list", help="above (规上), below (规下) or tenant (租赁企业)")] = None,
     limit: Annotated[int, typer.Option("--limit")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
@@ -191,7 +192,7 @@ def results_cmd(
             page = list_results(
                 conn, operator(), rid,
                 ResultFilter(class_code=class_code, size_group=group, park_id=park, adcode=county,
-                             evaluated=False if not_evaluated else None),
+                             evaluated=False if not_evaluated else None, result_list=result_list),
                 limit=limit, sort="enterprise_id" if not_evaluated else "rank",
             )
     except _errors() as exc:

@@ -149,6 +149,8 @@ def list_results(
             clauses.append(f"r.{field} = :f_{field}")
             bind[f"f_{field}"] = value
     if filters.result_list is not None:
+        if filters.result_list not in RESULT_LIST_SQL:
+            raise ValueError(f"result list {filters.result_list!r}: one of {', '.join(RESULT_LIST_SQL)}")
         clauses.append(RESULT_LIST_SQL[filters.result_list])
     cond = " AND ".join(clauses)
     total = conn.execute(text(f"SELECT count(*) FROM evaluation_results r WHERE {cond}"), bind).scalar_one()
