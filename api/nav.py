@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("现场巡查", "/patrol", "parcels", action="flag"),
     NavItem("标准地储备", "/reserves", "reserves"),
     NavItem("亩均评价", "/evaluation", "evaluation"),
+    NavItem("块状经济", "/bases", "enterprise_figures"),
     NavItem("数据导入", "/imports", "imports"),
     NavItem("用户管理", "/users", "users"),
     NavItem("操作日志", "/oplog", "users"),

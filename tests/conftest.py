@@ -44,6 +44,7 @@ DATA_TABLES = (
     "dataset_meta",
     "evaluation_runs",
     "evaluation_land_lists",
+    "industrial_bases",
     "idle_scans",
     "idle_scan_results",
     "idle_document_sequences",

@@ -365,4 +365,7 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "evaluation_land_corrections": ("id",),
     "evaluation_notices": ("id",),
     "evaluation_objections": ("id",),
+    "industrial_bases": ("id",),
+    "industrial_base_members": ("enterprise_id",),
+    "industrial_base_recognitions": ("id",),
 }

@@ -16,5 +16,6 @@ from hggis.io import tables as io_tables  # noqa: F401
 from hggis.terrain import tables as terrain_tables  # noqa: F401
 from hggis.dashboard import tables as dashboard_tables  # noqa: F401
 from hggis.patrol import tables as patrol_tables  # noqa: F401
+from hggis.bases import tables as bases_tables  # noqa: F401
 
 metadata = Base.metadata
