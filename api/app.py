@@ -20,8 +20,10 @@ from api.compression import Compression
 from api.proxies import TrustedProxyMiddleware, parse_networks
 from api.routes import (
     auth,
+    bases,
     dashboard,
     evaluation,
+    evaluation_publication,
     health,
     history,
     idle,
@@ -40,6 +42,7 @@ from api.routes import (
     reserves,
     terrain,
     tiles,
+    workbench_bases,
     workbench_cases,
     workbench_enquiries,
     workbench_evaluation,
@@ -48,6 +51,7 @@ from api.routes import (
     workbench_parcels,
     workbench_patrols,
     workbench_projects,
+    workbench_publication,
     workbench_reserves,
     workbench_search,
     workbench_users,
@@ -156,6 +160,10 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
         workbench_whatif,
         investor,
         workbench_enquiries,
+        evaluation_publication,
+        bases,
+        workbench_publication,
+        workbench_bases,
     ):
         app.include_router(module.router)
     return app

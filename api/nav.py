@@ -36,6 +36,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("招商清单", "/chains", "chain_links"),
     NavItem("园区集约评价", "/intensity", "evaluation"),
     NavItem("腾笼换鸟测算", "/whatif", "land_swap", action="simulate"),
+    NavItem("块状经济", "/bases", "enterprise_figures"),
     NavItem("数据导入", "/imports", "imports"),
     NavItem("用户管理", "/users", "users"),
     NavItem("操作日志", "/oplog", "users"),

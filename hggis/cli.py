@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from hggis.access.commands import access_app, user_app
+from hggis.bases.commands import bases_app
 from hggis.dashboard.commands import dashboard_app
 from hggis.db.commands import db_app
 from hggis.evaluation.commands import evaluate_app
@@ -63,6 +64,7 @@ for sub_app, name in (
     (projects_app, "projects"),
     (chains_app, "chains"),
     (intensity_app, "intensity"),
+    (bases_app, "bases"),
 ):
     app.add_typer(sub_app, name=name)
 

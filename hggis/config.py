@@ -210,6 +210,14 @@ class Settings(BaseSettings):
         "the session bounds are set per transaction (SET LOCAL) instead of as connection options.",
     )
 
+    hggis_evaluation_notice_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="Length of the 公示 of 亩均 evaluation results, in calendar days counting the first day; "
+        "objections are accepted on these days only (domain.md §9: e.g. 7 days, varies locally).",
+    )
+
     def admission_slots(self) -> int:
         """Requests admitted per worker: fewer than pool connections, so admitted work never starves."""
         if self.hggis_max_concurrent_requests:

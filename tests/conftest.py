@@ -50,6 +50,8 @@ DATA_TABLES = (
     "cluster_years",
     "dataset_meta",
     "evaluation_runs",
+    "evaluation_land_lists",
+    "industrial_bases",
     "idle_scans",
     "idle_scan_results",
     "idle_document_sequences",

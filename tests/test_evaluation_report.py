@@ -39,7 +39,7 @@ def test_cli_run_and_excel_reconcile_with_the_database(db, cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert "evaluated 10" in result.stdout and "规上: A 1  B 4  C 1  D 0  T 0" in result.stdout and out.exists()
     wb = load_workbook(out)
-    assert wb.sheetnames == ["封面", "规上企业", "规下企业", "园区", "县（市、区）", "未参评企业", "数据质量", "差别化政策"]
+    assert wb.sheetnames == ["封面", "规上企业", "规下企业", "租赁企业（规上）", "租赁企业（规下）", "园区", "县（市、区）", "未参评企业", "数据质量", "差别化政策"]
     with db.connect() as conn:
         run = conn.execute(text("SELECT * FROM evaluation_runs")).one()
         db_rows = {r.credit_code: r for r in conn.execute(text("SELECT * FROM evaluation_results WHERE run_id = :r"),

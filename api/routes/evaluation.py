@@ -90,6 +90,7 @@ def list_results(
     industry_code: Annotated[str | None, Query(pattern=r"^[a-z_]{2,32}$")] = None,
     evaluated: bool | None = None,
     reason_code: Literal["merged", "quality", "no_figures", "no_land", "below_min_land"] | None = None,
+    result_list: Literal["above", "below", "tenant"] | None = None,
     sort: Literal["rank", "total_score", "land_mu", "name", "enterprise_id"] = "rank",
     limit: Annotated[int, Query(ge=1, le=results.MAX_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -97,7 +98,7 @@ def list_results(
     conn: Connection = Depends(connection),
 ) -> dict[str, Any]:
     _run_or_404(conn, principal, run_id)
-    filters = ResultFilter(class_code, size_group, park_id, adcode, industry_code, evaluated, reason_code)
+    filters = ResultFilter(class_code, size_group, park_id, adcode, industry_code, evaluated, reason_code, result_list)
     return results.list_results(conn, principal, run_id, filters, limit, offset, sort)
 
 

@@ -108,6 +108,14 @@ def create_user(
         raise
 
 
+def principal_of_username(conn: Connection, username: str) -> Principal:
+    """An active user's role and scope, for a terminal operator acting in that user's name (``--as``)."""
+    row = conn.execute(text("SELECT * FROM users WHERE username = :u AND active"), {"u": username}).first()
+    if row is None:
+        raise UserError(f"no active user {username}")
+    return _principal(row)
+
+
 def user_id(conn: Connection, username: str) -> int:
     uid = conn.execute(text("SELECT id FROM users WHERE username = :u"), {"u": username}).scalar_one_or_none()
     if uid is None:

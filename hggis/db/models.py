@@ -212,6 +212,8 @@ class EnterpriseYear(Base):
     accident: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     utility: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     production_start_year: Mapped[int | None] = mapped_column(Integer)
+    # on the statistics bureau's 规上 list of the year (TRUE/FALSE); NULL: decided by revenue
+    above_size: Mapped[bool | None] = mapped_column(Boolean)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (CheckConstraint("year BETWEEN 1990 AND 2100", name="year_range"),)
@@ -443,4 +445,11 @@ AUDITED_TABLES: dict[str, tuple[str, ...]] = {
     "intensity_models": ("id",),
     "parcel_offers": ("parcel_id",),
     "enquiries": ("id",),
+    "evaluation_land_lists": ("id",),
+    "evaluation_land_corrections": ("id",),
+    "evaluation_notices": ("id",),
+    "evaluation_objections": ("id",),
+    "industrial_bases": ("id",),
+    "industrial_base_members": ("enterprise_id",),
+    "industrial_base_recognitions": ("id",),
 }

@@ -5,10 +5,14 @@ against the migrations through this registry.
 """
 
 from hggis.access import tables as access_tables  # noqa: F401
+from hggis.bases import tables as bases_tables  # noqa: F401
 from hggis.dashboard import tables as dashboard_tables  # noqa: F401
 from hggis.db import models  # noqa: F401
 from hggis.db.models import Base
-from hggis.evaluation import tables as evaluation_tables  # noqa: F401
+from hggis.evaluation import (
+    publication_tables,  # noqa: F401
+    tables as evaluation_tables,  # noqa: F401
+)
 from hggis.idle import (
     document_tables as idle_document_tables,  # noqa: F401
     tables as idle_tables,  # noqa: F401

@@ -39,6 +39,12 @@ RunOpt = Annotated[int | None, typer.Option("--run", help="a run id instead of t
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
+def _refusals() -> tuple[type[BaseException], ...]:
+    from hggis.errors import HggisError
+
+    return (HggisError, *_errors())
+
+
 def _errors() -> tuple[type[BaseException], ...]:
     from hggis.access.policy import Forbidden
     from hggis.evaluation.model import ModelError
@@ -177,6 +183,7 @@ def results_cmd(
     park: Annotated[int | None, typer.Option("--park")] = None,
     county: Annotated[str | None, typer.Option("--county")] = None,
     not_evaluated: Annotated[bool, typer.Option("--not-evaluated", help="list those not evaluated")] = False,
+    result_list: Annotated[str | None, typer.Option("--list", help="above (规上), below (规下) or tenant (租赁企业)")] = None,
     limit: Annotated[int, typer.Option("--limit")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
@@ -191,7 +198,7 @@ def results_cmd(
             page = list_results(
                 conn, operator(), rid,
                 ResultFilter(class_code=class_code, size_group=group, park_id=park, adcode=county,
-                             evaluated=False if not_evaluated else None),
+                             evaluated=False if not_evaluated else None, result_list=result_list),
                 limit=limit, sort="enterprise_id" if not_evaluated else "rank",
             )
     except _errors() as exc:
@@ -483,3 +490,218 @@ def policies_end(
     except _errors() as exc:
         fail(str(exc))
     typer.echo(f"policy {policy_id} ends after {last_year}")
+
+
+# ----------------------------------------------------------------------------------------
+# stages of a year: land publication, corrections, 公示, objections, final
+# ----------------------------------------------------------------------------------------
+
+
+def _stage_call(fn: Any, *args: Any) -> Any:
+    """Run a publication step as the terminal operator; one-line refusal on error."""
+    from hggis.access.policy import operator
+    from hggis.terminal import fail, ready_engine
+
+    try:
+        return fn(ready_engine(), operator(), *args)
+    except _refusals() as exc:
+        fail(str(exc))
+
+
+def _principal_for(user: str | None) -> Any:
+    """The operator, or a named user's role and scope (so a park manager's objection is theirs)."""
+    from hggis.access.policy import operator
+
+    if user is None:
+        return operator()
+    from hggis.access.users import principal_of_username
+    from hggis.terminal import ready_engine
+
+    with ready_engine().connect() as conn:
+        return principal_of_username(conn, user)
+
+
+@evaluate_app.command("publish-land")
+def publish_land_cmd(
+    year: Annotated[int, typer.Option("--year", help="evaluation year")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish every listed firm's land area and figures for checking (before scoring)."""
+    from hggis.evaluation.publication import publish_land
+
+    out = _stage_call(publish_land, year, reason)
+    if as_json:
+        _echo_json(out)
+    else:
+        typer.echo(f"land list {out['id']}: {out['n_items']} firms, {out['total_land_mu']:,.2f} 亩 published for {year}")
+
+
+@evaluate_app.command("land-list")
+def land_list_cmd(
+    year: Annotated[int, typer.Option("--year")],
+    park: Annotated[int | None, typer.Option("--park", help="one park's firms")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="write the Chinese XLSX here")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The newest land list of a year (print, or --xlsx for the park's export)."""
+    from hggis.access.policy import operator
+    from hggis.evaluation.publication import land_list, land_list_workbook
+    from hggis.terminal import fail, ready_engine
+
+    try:
+        with ready_engine().connect() as conn:
+            if xlsx is not None:
+                xlsx.write_bytes(land_list_workbook(conn, operator(), year, park))
+                typer.echo(f"land list written: {xlsx}")
+                return
+            data = land_list(conn, operator(), year, park)
+    except _refusals() as exc:
+        fail(str(exc))
+    if as_json:
+        _echo_json(data)
+        return
+    typer.echo(f"land list {data['id']} ({year}), published {data['published_at'][:19]} by {data['published_by']}")
+    for i in data["items"]:
+        typer.echo(f"{i['result_list'] or '—':<7} {i['credit_code']}  {i['own_land_mu']:>10.4f} 亩  {i['name']}")
+    for c in data["corrections"]:
+        typer.echo(f"correction #{c['id']} {c['status']}: {c['name']} {c['statement']}")
+
+
+@evaluate_app.command("correction")
+def correction_cmd(
+    enterprise: Annotated[str, typer.Argument(help="credit code or enterprise id")],
+    year: Annotated[int, typer.Option("--year")],
+    statement: Annotated[str, typer.Option("--statement", help="which parcel, what area, on what evidence")],
+    claimed: Annotated[float | None, typer.Option("--claimed-mu", help="the area the firm claims (亩)")] = None,
+    user: Annotated[str | None, typer.Option("--as", help="record as this user (their scope applies)")] = None,
+) -> None:
+    """Record a request to correct a published land area."""
+    from hggis.evaluation.publication import record_correction
+    from hggis.evaluation.service import enterprise_id_of
+    from hggis.terminal import fail, ready_engine
+
+    engine = ready_engine()
+    try:
+        with engine.connect() as conn:
+            eid = enterprise_id_of(conn, enterprise)
+        out = record_correction(engine, _principal_for(user), year, eid, statement, claimed)
+    except _refusals() as exc:
+        fail(str(exc))
+    typer.echo(f"correction #{out['id']} recorded for {out['name']}")
+
+
+def _decision(value: str, allowed: tuple[str, ...]) -> str:
+    from hggis.terminal import fail
+
+    if value not in allowed:
+        fail(f"--decision {value!r}: one of {', '.join(allowed)}")
+    return value
+
+
+@evaluate_app.command("correction-answer")
+def correction_answer_cmd(
+    correction_id: Annotated[int, typer.Argument()],
+    decision: Annotated[str, typer.Option("--decision", help="accepted or rejected")],
+    answer: Annotated[str, typer.Option("--answer", help="the reply (what was corrected, or why not)")],
+) -> None:
+    """Answer a land-area correction request."""
+    from hggis.evaluation.publication import answer_correction
+
+    accepted = _decision(decision, ("accepted", "rejected")) == "accepted"
+    out = _stage_call(answer_correction, correction_id, accepted, answer)
+    typer.echo(f"correction #{out['id']}: {out['status']}")
+
+
+@evaluate_app.command("notice")
+def notice_cmd(
+    run: Annotated[int, typer.Option("--run", help="the year's current run")],
+    starts_on: Annotated[str | None, typer.Option("--starts-on", help="first day (YYYY-MM-DD, default today)")] = None,
+    days: Annotated[int | None, typer.Option("--days", help="length (default HGGIS_EVALUATION_NOTICE_DAYS)")] = None,
+) -> None:
+    """Put a run's results on 公示."""
+    import datetime as dt
+
+    from hggis.evaluation.publication import open_notice
+    from hggis.terminal import fail
+
+    try:
+        first = dt.date.fromisoformat(starts_on) if starts_on else None
+    except ValueError:
+        fail(f"--starts-on {starts_on!r}: a date YYYY-MM-DD")
+    out = _stage_call(open_notice, run, first, days)
+    typer.echo(f"{out['year']} results (run {out['run_id']}) on notice {out['starts_on']} – {out['ends_on']}")
+
+
+@evaluate_app.command("objection")
+def objection_cmd(
+    enterprise: Annotated[str, typer.Argument(help="credit code or enterprise id")],
+    year: Annotated[int, typer.Option("--year")],
+    statement: Annotated[str, typer.Option("--statement")],
+    channel: Annotated[str, typer.Option("--channel", help="firm (a firm's written objection) or park")] = "firm",
+    subject: Annotated[str, typer.Option("--subject", help="land, figures, classification or other")] = "other",
+    received_on: Annotated[str | None, typer.Option("--received-on", help="date the letter was received")] = None,
+    contact: Annotated[str | None, typer.Option("--contact", help="the firm's contact person")] = None,
+    user: Annotated[str | None, typer.Option("--as", help="lodge as this user (their role and scope apply)")] = None,
+) -> None:
+    """Lodge an objection during the 公示 period (refused outside it, with the dates)."""
+    import datetime as dt
+
+    from hggis.evaluation.publication import lodge_objection
+    from hggis.evaluation.service import enterprise_id_of
+    from hggis.terminal import fail, ready_engine
+
+    engine = ready_engine()
+    try:
+        day = dt.date.fromisoformat(received_on) if received_on else None
+        with engine.connect() as conn:
+            eid = enterprise_id_of(conn, enterprise)
+        out = lodge_objection(engine, _principal_for(user), year, eid, channel, subject, statement, day, contact)
+    except _refusals() as exc:
+        fail(str(exc))
+    typer.echo(f"objection #{out['id']} lodged for {out['name']} (run {out['run_id']})")
+
+
+@evaluate_app.command("objection-answer")
+def objection_answer_cmd(
+    objection_id: Annotated[int, typer.Argument()],
+    decision: Annotated[str, typer.Option("--decision", help="upheld or rejected")],
+    answer: Annotated[str, typer.Option("--answer", help="the reason")],
+) -> None:
+    """Answer an objection; an upheld one is corrected through the figure/land imports and re-run."""
+    from hggis.evaluation.publication import answer_objection
+
+    upheld = _decision(decision, ("upheld", "rejected")) == "upheld"
+    out = _stage_call(answer_objection, objection_id, upheld, answer)
+    typer.echo(f"objection #{out['id']}: {out['status']}")
+
+
+@evaluate_app.command("final")
+def final_cmd(year: Annotated[int, typer.Option("--year")]) -> None:
+    """Make the year's results final (refused, naming what is open, before the period ends)."""
+    from hggis.evaluation.publication import finalise
+
+    out = _stage_call(finalise, year)
+    typer.echo(f"{out['year']} results final: run {out['run_id']}")
+
+
+@evaluate_app.command("status")
+def status_cmd(year: Annotated[int, typer.Option("--year")], as_json: JsonOpt = False) -> None:
+    """Where a year stands: land list, corrections, run, 公示, objections, what blocks final."""
+    from hggis.access.policy import operator
+    from hggis.evaluation.publication import year_status
+    from hggis.terminal import ready_engine
+
+    with ready_engine().connect() as conn:
+        data = year_status(conn, operator(), year)
+    if as_json:
+        _echo_json(data)
+        return
+    typer.echo(f"{year}: stage {data['stage']}, current run {data['current_run_id'] or '—'}")
+    if data["notice"]:
+        n = data["notice"]
+        typer.echo(f"notice {n['starts_on']} – {n['ends_on']} on run {n['run_id']} ({n['status']})")
+    for o in data["objections"]:
+        typer.echo(f"objection #{o['id']} {o['status']}: {o['name']} {o['statement']}")
+    for p in data["blocking_final"]:
+        typer.echo(f"open: {p}")

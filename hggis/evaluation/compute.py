@@ -4,9 +4,15 @@
 year) is evaluated unless, in this order: it is a lessee merged into its holder; it was
 excluded for blocking data-quality findings (run with proceed); it has no figures for the
 year; its land is zero; its land is below ``min_land_mu``. The reason is stored with it.
-Size group: 规上 when the enterprise's own main-business revenue is ≥
-``above_size_revenue`` (a statistical status of the legal entity, so merged lessees do not
-lift a holder into 规上), else 规下.
+Size group: 规上 when the figures of the year say the enterprise is on the statistics
+bureau's 规上 list (``enterprise_years.above_size``, the 规上企业 column of the figures
+import), 规下 when they say it is not; when they do not say, 规上 when its own
+main-business revenue is ≥ ``above_size_revenue`` (a statistical status of the legal
+entity, so merged lessees do not lift a holder into 规上).
+
+**Tenants** (enterprises whose counted land is all leased, hggis.evaluation.land.tenants)
+form the third result list; with ``result_lists.tenants_ranked_separately`` they are
+ranked and classed among the tenants of their size group (same benchmarks).
 
 **Graded population.** The evaluated enterprises of a group, minus public utilities when
 ``utilities_class_t`` is on: utilities are scored against the same benchmarks but are not
@@ -117,20 +123,47 @@ def _population(frame: pd.DataFrame, params: ModelParams, year: int, quality_rea
     group_revenue = out["own_revenue"].where(out["own_revenue"].notna(), out["revenue"])
     out["size_group"] = np.where(
         out["has_figures"].to_numpy(),
-        np.where(group_revenue.to_numpy(dtype=float) >= params.above_size_revenue, "above", "below"),
+        np.where(is_above(group_revenue, _declared(out, "above_size"), params), "above", "below"),
         np.full(len(out), None, dtype=object),
     )
     prev = out["prev_revenue"].to_numpy(dtype=float)
-    out["newly_above"] = (out["size_group"] == "above") & np.isfinite(prev) & (prev < params.above_size_revenue)
+    prev_declared = _declared(out, "prev_above_size")
+    prev_below = np.where(prev_declared == 0, np.isfinite(prev) & (prev < params.above_size_revenue), prev_declared == 2)
+    out["newly_above"] = (out["size_group"] == "above") & prev_below
     start = out["production_start_year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     age = year - start
     out["first_years"] = np.isfinite(age) & (age >= 0) & (age < params.overrides.first_years)
     return out
 
 
+def _declared(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The stated 规上 status (1 on the list, 2 not, 0 not stated); 0 where the column is absent."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=np.int64)
+    return frame[column].fillna(0).to_numpy(dtype=np.int64)
+
+
+def is_above(revenue: pd.Series, declared: np.ndarray, params: ModelParams) -> np.ndarray:
+    """规上 or not: the statistics bureau's list where the figures state it, else own revenue ≥ threshold.
+
+    The list is the legal status (a firm stays 规上 for the year it was admitted even if its
+    revenue dips); the revenue rule is the fallback for sheets that do not carry it.
+    """
+    by_revenue = revenue.to_numpy(dtype=float) >= params.above_size_revenue
+    return np.where(declared == 1, True, np.where(declared == 2, False, by_revenue))
+
+
 def _land_text(x: float, threshold: float) -> str:
     """Two decimals, or four (truncated) when two would print the threshold itself (2.998 → "2.9980", not "3.00")."""
     return f"{x:.2f}" if round(x, 2) < threshold else f"{np.floor(x * 1e4) / 1e4:.4f}"
+
+
+def _ranking_parts(out: pd.DataFrame, graded: np.ndarray, params: ModelParams) -> list[np.ndarray]:
+    """The populations ranked apart within a size group: land holders and tenants, or all together."""
+    if not params.result_lists.tenants_ranked_separately or "tenant" not in out:
+        return [graded]
+    tenant = out["tenant"].to_numpy(dtype=bool)
+    return [graded & ~tenant, graded & tenant]
 
 
 def _rule(d: dict) -> str:
@@ -224,12 +257,13 @@ def score(
         group_total = np.round(np.nansum(smat, axis=1), 2)
         total = np.where(pop, group_total, total)
         # ranks and quota classes of the graded enterprises
-        g_idx = np.flatnonzero(graded)
-        if len(g_idx):
-            r = competition_rank(group_total[g_idx])
-            rank[g_idx] = r
-            group_size[g_idx] = len(g_idx)
-            quota_class[g_idx] = quota_classes(r, len(g_idx), params)
+        for part in _ranking_parts(out, graded, params):
+            g_idx = np.flatnonzero(part)
+            if len(g_idx):
+                r = competition_rank(group_total[g_idx])
+                rank[g_idx] = r
+                group_size[g_idx] = len(g_idx)
+                quota_class[g_idx] = quota_classes(r, len(g_idx), params)
     klass[:] = quota_class
     # overrides
     is_t = evaluated & utility

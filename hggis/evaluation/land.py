@@ -69,6 +69,8 @@ def occupancy_source(year: int, params: ModelParams) -> FromClause:
     return uses.join(PARCELS, PARCELS.c.id == uses.c.parcel_id)
 
 
+DECLARED_SQL = "CASE {0}.above_size WHEN true THEN 1 WHEN false THEN 2 END"
+
 # Every enterprise with its figures of the year and its revenue of the year before; the
 # listed ones (figures, or counted land) are selected in pandas, which already has the land.
 FIRMS_SOURCE = (
@@ -89,6 +91,9 @@ FIRMS_COLUMNS = {
     "utility": ("y.utility", "bool"),
     "production_start_year": ("y.production_start_year", "int4"),
     "prev_revenue": ("py.revenue", "float8"),
+    # the 规上 list status of the year and the year before: 1 on it, 2 not on it, 0 not stated
+    "above_size": (DECLARED_SQL.format("y"), "int4"),
+    "prev_above_size": (DECLARED_SQL.format("py"), "int4"),
 }
 
 
@@ -127,6 +132,19 @@ def read_inputs(conn: Connection, year: int, params: ModelParams) -> Inputs:
     occ["occupant_id"] = occ["occupant_id"].astype("int64")
     occ = occ.sort_values(["parcel_id", "occupant_id"], ignore_index=True)
     return Inputs(year=year, occupancies=occ, firms=firms.set_index("enterprise_id", drop=False).sort_index())
+
+
+def tenants(occ: pd.DataFrame) -> pd.Index:
+    """Enterprises without land of their own: every counted use is a lessee use and they hold no parcel.
+
+    These are the third result list of practice (租赁企业, "tenants without their own
+    industrial land"); hggis.land_uses says who holds and who uses.
+    """
+    if occ.empty:
+        return pd.Index([], dtype="int64")
+    holders = set(occ.loc[occ["role"] == "holder", "occupant_id"]) | set(occ["parcel_holder_id"].dropna().astype(int))
+    only_lessee = (occ["role"] == "lessee").groupby(occ["occupant_id"]).all()
+    return only_lessee.index[only_lessee.to_numpy() & ~only_lessee.index.isin(list(holders))]
 
 
 def merge_targets(occ: pd.DataFrame) -> pd.Series:
@@ -194,6 +212,7 @@ def attribute(inputs: Inputs, params: ModelParams, excluded: set[int] | frozense
         frame[col] = frame[col].where(~is_unit, sums[col])
     frame["accident"] = frame["accident"].where(~is_unit, sums["accident"].fillna(False).astype(bool)).astype(bool)
     frame["own_revenue"] = inputs.firms["revenue"]
+    frame["tenant"] = frame.index.isin(tenants(occ))
     members: dict[int, list[int]] = {}
     merged = frame[frame["merged_into"].notna()]
     for lessee, holder in zip(merged.index, merged["merged_into"].astype("int64"), strict=True):

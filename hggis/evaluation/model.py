@@ -176,6 +176,51 @@ class ParkRules(_Strict):
         return v
 
 
+class TaxDefinition(_Strict):
+    """What the figure ``tax_paid`` (评价税收) means in this version: the taxes counted and the
+    one-off items left out. Practice differs by city (domain.md §5: 黄冈's method is
+    unverified), so the definition is versioned with the weights and printed on the report;
+    the figures import expects sheets already prepared to it."""
+
+    label: str = Field(default="评价税收（实缴税金，剔除一次性税收）", min_length=1)
+    included: list[str] = Field(
+        default_factory=lambda: [
+            "增值税", "消费税", "企业所得税", "资源税", "城市维护建设税", "房产税", "城镇土地使用税",
+            "印花税", "车船税", "环境保护税", "教育费附加", "地方教育附加",
+        ],
+        min_length=1,
+    )
+    excluded: list[str] = Field(
+        default_factory=lambda: [
+            "土地增值税", "契税", "耕地占用税", "股权转让等一次性所得形成的税收", "资产处置形成的一次性税收",
+            "查补以前年度税款及滞纳金",
+        ]
+    )
+    export_rebate: str = "免抵调库税额计入"
+    verified: bool = False
+    note: str = "黄冈市口径未核实：默认按常见县市口径，计入企业当年实缴的主要税种，剔除一次性税收。"
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> TaxDefinition:
+        both = sorted(set(self.included) & set(self.excluded))
+        if both:
+            raise ValueError(f"tax_definition: {both} both included and excluded")
+        return self
+
+
+class ResultLists(_Strict):
+    """The separate result lists: 规上, 规下 and tenants without land of their own (租赁企业).
+
+    ``tenants_ranked_separately`` (default on): tenants evaluated on their own share (the
+    ``own_share`` lessee rule, or a lessee that could not be merged) are ranked and given
+    quota classes among the tenants of their size group, scored against the same group
+    benchmarks; off: they are ranked with the land holders of their group. Under the
+    default ``merge_into_holder`` rule most tenants are merged and listed, not ranked.
+    """
+
+    tenants_ranked_separately: bool = True
+
+
 def _above_default() -> list[Indicator]:
     return [
         Indicator(key="tax_per_mu", label="亩均税收", unit="万元/亩", numerator="tax_paid", denominator="land_mu", weight=30),
@@ -226,6 +271,8 @@ class ModelParams(_Strict):
     overrides: Overrides = Field(default_factory=Overrides)
     quality: QualityRules = Field(default_factory=QualityRules)
     parks: ParkRules = Field(default_factory=ParkRules)
+    tax_definition: TaxDefinition = Field(default_factory=TaxDefinition)
+    result_lists: ResultLists = Field(default_factory=ResultLists)
 
     @field_validator("land_statuses")
     @classmethod

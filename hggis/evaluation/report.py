@@ -43,6 +43,7 @@ PCT = "0.0%"
 LESSEE_RULES = {"merge_into_holder": "承租企业并入宗地权利人评价", "own_share": "承租企业按自身份额单独评价"}
 BENCH_MODES = {"regional": "同年同组区域值（Σ分子/Σ分母）", "fixed": "固定公布值"}
 SHEET_GROUP = {"above": "规上企业", "below": "规下企业"}
+TENANT_SHEET = {"above": "租赁企业（规上）", "below": "租赁企业（规下）"}
 
 
 def display_width(value: Any) -> int:
@@ -118,6 +119,15 @@ def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelPa
         ("投产未满年限不列入D类", f"是，投产未满{ov.first_years}年调整为{ov.protected_class}类" if ov.first_years_not_d else "否", None),
         ("新上规企业不列入D类", f"是，调整为{ov.protected_class}类" if ov.newly_above_not_d else "否", None),
         ("公用事业企业", "参评计分，不排名，类别为T" if ov.utilities_class_t else "同其他企业", None),
+        ("规上/规下划分", f"按统计部门规上名录（年度数据“规上企业”列）；未注明的按营业收入 ≥ {params.above_size_revenue:g} 万元", None),
+        ("租赁企业（无自有用地）", "单独排名、单独分类（基准值同所属规模组）" if params.result_lists.tenants_ranked_separately
+         else "与同组用地企业一并排名", None),
+        ("税收口径", params.tax_definition.label, None),
+        ("计入税种", "、".join(params.tax_definition.included), None),
+        ("剔除的一次性税收", "、".join(params.tax_definition.excluded) or "无", None),
+        ("出口退税", params.tax_definition.export_rebate, None),
+        ("税收口径说明", params.tax_definition.note + ("" if params.tax_definition.verified else "（未核实）"), None),
+        ("结果状态", run.get("stage_label") or "", None),
         ("参评/列入企业数", f"{run['n_evaluated']} / {run['n_listed']}", None),
     ]
     start = row + 1
@@ -152,9 +162,10 @@ def _cover(ws: Worksheet, conn: Connection, run: dict[str, Any], params: ModelPa
 
 
 def _group_sheet(wb: Workbook, conn: Connection, run: dict[str, Any], params: ModelParams, group: str,
-                 rows: Sequence[Any], names: tuple[dict, dict, dict], year_policies: dict[str, list[dict]]) -> None:
+                 rows: Sequence[Any], names: tuple[dict, dict, dict], year_policies: dict[str, list[dict]],
+                 title: str) -> None:
     counties, parks, industries = names
-    ws = wb.create_sheet(SHEET_GROUP[group])
+    ws = wb.create_sheet(title)
     inds = params.group_indicators(group)
     labels = {i.key: i.label for g in ("above", "below") for i in params.group_indicators(g)}
     figure_headers = [f"{FIGURES[c][0]}（{FIGURES[c][1]}）" for c in FIGURES]
@@ -199,15 +210,17 @@ def build_workbook(conn: Connection, principal: Principal, run_id: int) -> Workb
     year_policies = policies.policies_for_year(conn, run["year"])
     wb = Workbook()
     _cover(wb.active, conn, run, params, principal, benchmarks)
-    for group in ("above", "below"):
+    # the separate lists of practice: 规上, 规下, then the tenants (no land of their own) of each group
+    for group, tenant, title in [*((g, False, SHEET_GROUP[g]) for g in SHEET_GROUP),
+                                 *((g, True, TENANT_SHEET[g]) for g in TENANT_SHEET)]:
         rows = conn.execute(
             text(
                 f"SELECT r.* FROM evaluation_results r WHERE r.run_id = :run AND {where} AND r.evaluated "
-                "AND r.size_group = :g ORDER BY r.rank NULLS LAST, r.total_score DESC, r.enterprise_id"
+                "AND r.size_group = :g AND r.tenant = :t ORDER BY r.rank NULLS LAST, r.total_score DESC, r.enterprise_id"
             ),
-            {**bind, "g": group},
+            {**bind, "g": group, "t": tenant},
         ).all()
-        _group_sheet(wb, conn, run, params, group, rows, names, year_policies)
+        _group_sheet(wb, conn, run, params, group, rows, names, year_policies, title)
     _aggregate_sheet(wb, "园区", read_aggregates(conn, principal, run_id, "park"), counties, with_park=True)
     _aggregate_sheet(wb, "县（市、区）", read_aggregates(conn, principal, run_id, "county"), counties, with_park=False)
     _not_evaluated_sheet(wb, conn, where, bind, names)

@@ -52,6 +52,15 @@ class ResultFilter:
     industry_code: str | None = None
     evaluated: bool | None = None
     reason_code: str | None = None
+    result_list: str | None = None  # above / below: land holders of the group; tenant: firms leasing all their land
+
+
+#: the SQL condition of each result list (hggis.evaluation.publication_tables.RESULT_LISTS)
+RESULT_LIST_SQL = {
+    "above": "r.size_group = 'above' AND NOT r.tenant",
+    "below": "r.size_group = 'below' AND NOT r.tenant",
+    "tenant": "r.tenant",
+}
 
 
 class ResultError(NotFound):
@@ -110,6 +119,8 @@ def _item(row: Any, params: ModelParams) -> dict[str, Any]:
         "reason_code": row.reason_code,
         "reason": row.reason,
         "merged_into": row.merged_into,
+        "tenant": row.tenant,
+        "result_list": "tenant" if row.tenant else row.size_group,
     }
     return d
 
@@ -138,6 +149,10 @@ def list_results(
         if value is not None:
             clauses.append(f"r.{field} = :f_{field}")
             bind[f"f_{field}"] = value
+    if filters.result_list is not None:
+        if filters.result_list not in RESULT_LIST_SQL:
+            raise ValueError(f"result list {filters.result_list!r}: one of {', '.join(RESULT_LIST_SQL)}")
+        clauses.append(RESULT_LIST_SQL[filters.result_list])
     cond = " AND ".join(clauses)
     total = conn.execute(text(f"SELECT count(*) FROM evaluation_results r WHERE {cond}"), bind).scalar_one()
     rows = conn.execute(

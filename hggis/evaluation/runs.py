@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 from hggis.access.policy import Principal, authorize
 from hggis.db.maintenance import analyze
 from hggis.db.session import transaction
-from hggis.evaluation import aggregates, compute, land, quality
+from hggis.errors import Invalid
+from hggis.evaluation import aggregates, compute, land, quality, stages
 from hggis.evaluation.frames import write_binary, write_frame
 from hggis.evaluation.model import ModelParams, model_for_year
 from hggis.evaluation.reading import authorize_read, result_scope
@@ -39,7 +40,7 @@ BENCH_COLUMNS = ("run_id", "size_group", "indicator", "position", "mode", "numer
                  "population", "benchmark", "average_score")
 
 
-class RunError(RuntimeError):
+class RunError(Invalid, RuntimeError):
     """A run that cannot be done or found, with the reason."""
 
 
@@ -155,6 +156,7 @@ def _stage_results(conn: Connection, ev: Evaluation) -> int:
         ("utility", "bool", frame["utility"].to_numpy(dtype=bool)),
         ("production_start_year", "int4", ints["production_start_year"]),
         ("newly_above", "bool", frame["newly_above"].to_numpy(dtype=bool)),
+        ("tenant", "bool", frame["tenant"].to_numpy(dtype=bool)),
         ("width", "int2", width),
         *[(f"v{j}", "float8", values[:, j]) for j in range(k)],
         *[(f"s{j}", "float8", scores[:, j]) for j in range(k)],
@@ -191,13 +193,13 @@ def _write(conn: Connection, run_id: int, ev: Evaluation) -> None:
             INSERT INTO evaluation_results (
                 run_id, enterprise_id, credit_code, name, park_id, adcode, industry_code, size_group, evaluated,
                 reason_code, reason, merged_into, land_mu, {", ".join(land.FIGURE_COLUMNS)}, accident, utility,
-                production_start_year, newly_above, indicator_values, indicator_scores, total_score, rank,
+                production_start_year, newly_above, tenant, indicator_values, indicator_scores, total_score, rank,
                 group_size, quota_class, class_code, explanation)
             SELECT :run, s.enterprise_id, e.credit_code, e.name, e.park_id, e.adcode, e.industry_code,
                    (ARRAY['above', 'below'])[nullif(s.size_group, 0)], s.evaluated,
                    (CAST(:reasons AS text[]))[nullif(s.reason_code, 0)], t.reason, nullif(s.merged_into, 0),
                    s.land_mu, {FIGURE_SQL}, s.accident, s.utility, nullif(s.production_start_year, 0),
-                   s.newly_above, {values}, {scores}, round(nullif(s.total_score, 'NaN')::numeric, 2),
+                   s.newly_above, s.tenant, {values}, {scores}, round(nullif(s.total_score, 'NaN')::numeric, 2),
                    nullif(s.rank, 0), nullif(s.group_size, 0), (CAST(:classes AS text[]))[nullif(s.quota_class, 0)],
                    (CAST(:classes AS text[]))[nullif(s.class_code, 0)],
                    coalesce(CAST(t.explanation AS jsonb), '{{"rules": []}}'::jsonb)
@@ -252,6 +254,7 @@ def run_evaluation(
         # sorts of 10⁵-row joins should stay in memory
         conn.execute(text("SET LOCAL jit = off"))
         conn.execute(text("SET LOCAL work_mem = '64MB'"))
+        stage = stages.before_run(conn, year)
         ev = prepare(conn, year, model_id)
         lap("read_and_check")
         if not ev.inputs.firms["has_figures"].any():
@@ -276,6 +279,7 @@ def run_evaluation(
                 "cc": _json(counts), "qs": _json(ev.report.summary()), "demo": is_demo,
             },
         ).scalar_one()
+        stages.after_run(conn, stage, run_id)
         _write(conn, run_id, ev)
         lap("write_results")
         aggregates.store(conn, run_id, ev.params)
@@ -306,7 +310,7 @@ def _json(value: Any) -> str:
 
 RUN_COLUMNS = (
     "r.id, r.year, r.model_id, m.name AS model_name, r.actor, r.reason, r.proceed, r.created_at, r.duration_ms, "
-    "r.n_listed, r.n_evaluated, r.class_counts, r.quality_summary, r.is_demo"
+    "r.n_listed, r.n_evaluated, r.class_counts, r.quality_summary, r.is_demo, r.land_list_id, r.supersedes_run_id"
 )
 
 
@@ -336,7 +340,9 @@ def get_run(conn: Connection, principal: Principal, run_id: int) -> dict[str, An
     ).first()
     if row is None:
         raise RunError(f"no evaluation run {run_id}")
-    return _run_dict(row)
+    out = _run_dict(row)
+    out["stage_label"] = stages.run_stage_label(conn, run_id, row.year)
+    return out
 
 
 def latest_run_id(conn: Connection, year: int) -> int:

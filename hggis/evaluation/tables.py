@@ -108,6 +108,9 @@ class EvaluationRun(Base):
     class_counts: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     quality_summary: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     is_demo: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
+    # the land publication the run scored from, and the run of the year it replaced (0021e)
+    land_list_id: Mapped[int | None] = mapped_column(ForeignKey("evaluation_land_lists.id"))
+    supersedes_run_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (CheckConstraint("year BETWEEN 1990 AND 2100", name="year_range"),)
 
@@ -146,6 +149,7 @@ class EvaluationResult(Base):
     utility: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     production_start_year: Mapped[int | None] = mapped_column(Integer)
     newly_above: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
+    tenant: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())  # no land of its own: leases only
     # aligned with the model's indicator list of the size group
     indicator_values: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
     indicator_scores: Mapped[list[float] | None] = mapped_column(ARRAY(Float))

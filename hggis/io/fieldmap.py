@@ -59,6 +59,7 @@ DEFAULT_FIGURE_COLUMNS: dict[str, list[str]] = {
     "accident": ["安全环保事故", "安全生产或环保事故", "事故", "accident"],
     "utility": ["公用事业", "公用事业单位", "utility"],
     "production_start_year": ["投产年份", "投产年度", "production_start_year"],
+    "above_size": ["规上企业", "是否规上", "规模以上", "规上", "above_size"],
 }
 
 DEFAULTS: dict[str, dict[str, list[str]]] = {"parcels": DEFAULT_PARCEL_COLUMNS, "figures": DEFAULT_FIGURE_COLUMNS}

@@ -52,8 +52,11 @@ FIGURE_FIELDS: dict[str, tuple[str, str, int]] = {
     "employees": ("people", "人", 0),
 }
 FLAG_FIELDS = ("accident", "utility")
+#: 规上企业 (是/否): the statistics bureau's list of the year; empty keeps what is stored
+#: (NULL: the evaluation decides by revenue), see hggis.evaluation.compute
+STATUS_FIELDS = ("above_size",)
 YEAR_FIELDS = ("production_start_year",)
-STORED = tuple(FIGURE_FIELDS) + FLAG_FIELDS + YEAR_FIELDS
+STORED = tuple(FIGURE_FIELDS) + FLAG_FIELDS + STATUS_FIELDS + YEAR_FIELDS
 #: what an applied import writes: re-analysed in its transaction, before evaluations read it
 WRITTEN_TABLES = ("enterprises", "enterprise_years")
 
@@ -250,7 +253,7 @@ def _check_rows(
                 bad.append(BadCell(number, c.label, v, "不能为负数"))
             elif num is not None:
                 r.values[fld] = int(num) if fld == "employees" else round(num * c.factor, decimals)
-        for fld in FLAG_FIELDS:
+        for fld in FLAG_FIELDS + STATUS_FIELDS:
             c = cols.get(fld)
             if c is not None:
                 flag, err = V.parse_bool(cell(cells, c))
@@ -372,7 +375,8 @@ def _name_pending_enterprises(conn: Connection, rows: list[_Row]) -> int:
     ).rowcount
 
 
-_SQL_TYPES = {"employees": "integer", "production_start_year": "integer", "accident": "boolean", "utility": "boolean"}
+_SQL_TYPES = {"employees": "integer", "production_start_year": "integer", "accident": "boolean", "utility": "boolean",
+              "above_size": "boolean"}
 
 
 def _upsert_years(conn: Connection, rows: list[_Row], fields: list[str]) -> tuple[int, int]:
