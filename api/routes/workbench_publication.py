@@ -13,13 +13,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from api.deps import connection, engine
 from api.workbench import FormUser, PageRoute, PageUser, int_param, require_grant, see_other, show
 from hggis import clock
-from hggis.access.choices import scope_choices
+from hggis.access.choices import place_names, scope_choices
 from hggis.access.policy import Principal, grant
 from hggis.errors import HggisError
 from hggis.evaluation import publication
@@ -52,7 +51,7 @@ def _page(request: Request, conn: Connection, principal: Principal, year: int, e
         "may_decide": grant(principal, "evaluation", "run") is not None,
         "is_park_manager": principal.role == "park_manager",
         "parks": scope_choices(conn, principal, "evaluation").parks,
-        "park_names": dict(conn.execute(text("SELECT id, name FROM parks")).all()),
+        "park_names": place_names(conn)[1],
         "labels": {"list": publication.RESULT_LIST_LABELS, "status": publication.STATUS_LABELS,
                    "subject": publication.SUBJECT_LABELS, "channel": publication.CHANNEL_LABELS},
         "notice_days": publication.notice_days(), "today": clock.today().isoformat(),
