@@ -4,7 +4,8 @@ One throw-away embedded cluster under ``bench/out/province-var`` with an embedde
 replica of it (``hggis.db.replica``, as ``hggis db up --replica``). For each size: a fresh
 database, migrated as the owner, filled by bench/province_gen.py; once the replica has
 replayed the load, the service (``api.app.create_app``, in process, no HTTP hop) is timed
-twice on the same requests, primary only and with the replica as ``DATABASE_READ_URL``:
+on the same requests, primary only and with the replica as ``DATABASE_READ_URL``,
+interleaved (each request on both in turn, the order alternating):
 
 - tiles: ``/tiles/parcels/{z}/{x}/{y}.pbf`` (the public layer: land on offer) at z12, z14
   and z16, each tile holding a random parcel on offer, anonymous, one warm-up pass;
@@ -79,17 +80,23 @@ def sample_offer(engine: Engine, k: int) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in rows]
 
 
-def time_urls(client: TestClient, urls: list[str]) -> tuple[list[float], int]:
-    for url in urls[: max(3, len(urls) // 10)]:  # warm-up
-        client.get(url)
-    times, size = [], 0
-    for url in urls:
-        started = time.perf_counter()
-        r = client.get(url)
-        times.append((time.perf_counter() - started) * 1000)
-        assert r.status_code in (200, 204), (url, r.status_code, r.text[:200])
-        size += len(r.content)
-    return times, size
+def time_interleaved(clients: dict[str, TestClient], urls: list[str]) -> dict[str, dict]:
+    """Each URL on every client in turn (the order rotates), after a warm-up pass on each."""
+    for client in clients.values():
+        for url in urls[: max(3, len(urls) // 10)]:
+            client.get(url)
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    sizes: dict[str, list[int]] = {name: [] for name in clients}
+    names = list(clients)
+    for i, url in enumerate(urls):
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            started = time.perf_counter()
+            r = clients[name].get(url)
+            times[name].append((time.perf_counter() - started) * 1000)
+            assert r.status_code in (200, 204), (url, r.status_code, r.text[:200])
+            sizes[name].append(r.json()["numberReturned"] if "/ogc/" in url else len(r.content))
+    return {name: {"p50": statistics.median(t), "p95": pct(t, 0.95), "size": statistics.median(sizes[name])}
+            for name, t in times.items()}
 
 
 def wait_replay(primary: Engine, replica: Engine) -> float:
@@ -127,12 +134,10 @@ def run_size(cluster: EmbeddedCluster, replica: EmbeddedReplica, n: int, n_tiles
         item_urls.append(f"/ogc/collections/available_land/items?f=json&limit=1000&"
                          f"bbox={lon - 0.025:.5f},{lat - 0.025:.5f},{lon + 0.025:.5f},{lat + 0.025:.5f}")
     result: dict = {"n": parcels, "size": size, "load_s": load_s, "replay_s": replay_s}
-    for label, reads in (("primary", []), ("replica", [rep_url])):
-        with TestClient(create_app(app, read_urls=reads)) as client:
-            t, tile_bytes = time_urls(client, tile_urls)
-            o, _ = time_urls(client, item_urls)
-        result[label] = {"tile_p50": statistics.median(t), "tile_p95": pct(t, 0.95), "tile_kb": tile_bytes / 1024 / len(t),
-                         "items_p50": statistics.median(o), "items_p95": pct(o, 0.95)}
+    with TestClient(create_app(app)) as primary, TestClient(create_app(app, read_urls=[rep_url])) as replicated:
+        clients = {"primary": primary, "replica": replicated}
+        result["tiles"] = time_interleaved(clients, tile_urls)
+        result["items"] = time_interleaved(clients, item_urls)
     started = time.perf_counter()
     with transaction(app, "bench", "province idle scan") as conn:
         summary = run_scan(conn, operator(), dt.date(2024, 12, 31))
@@ -164,11 +169,13 @@ def main() -> None:
             started = time.perf_counter()
             r = run_size(cluster, replica, n, args.tiles, args.items)
             print(f"\n{n:,} requested, done in {time.perf_counter() - started:.0f} s: {r}", flush=True)
-            p, q = r["primary"], r["replica"]
+            t, o = r["tiles"], r["items"]
             print(f"| {r['n']:,} | {r['size']} | {r['load_s']:.0f} | {r['replay_s']:.1f} | "
-                  f"{p['tile_p50']:.1f} / {p['tile_p95']:.1f} | {q['tile_p50']:.1f} / {q['tile_p95']:.1f} | "
-                  f"{p['tile_kb']:.1f} | {p['items_p50']:.0f} / {p['items_p95']:.0f} | "
-                  f"{q['items_p50']:.0f} / {q['items_p95']:.0f} | {r['scan_s']:.1f} ({r['scan_candidates']}) | "
+                  f"{t['primary']['p50']:.1f} / {t['primary']['p95']:.1f} | "
+                  f"{t['replica']['p50']:.1f} / {t['replica']['p95']:.1f} | {t['primary']['size'] / 1024:.1f} | "
+                  f"{o['primary']['p50']:.0f} / {o['primary']['p95']:.0f} | "
+                  f"{o['replica']['p50']:.0f} / {o['replica']['p95']:.0f} | {o['primary']['size']:.0f} | "
+                  f"{r['scan_s']:.1f} ({r['scan_candidates']:,}) | "
                   f"{' '.join(f'{v:.1f}' for v in r['load_avg'])} |", flush=True)
     finally:
         if not args.keep:
