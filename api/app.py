@@ -18,6 +18,7 @@ from api.admission import AdmissionLimit
 from api.assets import mount_assets
 from api.compression import Compression
 from api.proxies import TrustedProxyMiddleware, parse_networks
+from api.reads import PrimaryAfterWrite
 from api.routes import (
     auth,
     bases,
@@ -61,6 +62,7 @@ from api.security import csrf_guard
 from hggis import __version__
 from hggis.access.failures import FailureLimiter
 from hggis.config import get_settings
+from hggis.db.reads import ReadRouter
 from hggis.io.importlog import mark_interrupted
 from hggis.workbench import staging
 
@@ -89,13 +91,25 @@ def _start_up(engine: Engine) -> None:
             log.warning("imports interrupted by a process that died: %s", ", ".join(f"#{i}" for i in interrupted))
 
 
-def create_app(engine: Engine | None = None, max_concurrent: int | None = None) -> FastAPI:
-    """Build the app; ``engine`` defaults to the configured database (embedded or DATABASE_URL)."""
+def create_app(
+    engine: Engine | None = None, max_concurrent: int | None = None, read_urls: list[str] | None = None
+) -> FastAPI:
+    """Build the app; ``engine`` defaults to the configured database (embedded or DATABASE_URL).
+
+    ``read_urls`` are the read replicas; by default the configured ones (``DATABASE_READ_URL``
+    or the running embedded replica) when ``engine`` is the configured one too, none when an
+    engine is given (a caller passing its own primary passes its own replicas).
+    """
+    from hggis.db.engine import get_engine
+
     if engine is None:
-        from hggis.db.engine import get_engine
+        from hggis.db.engine import read_urls as configured_read_urls
 
         engine = get_engine()
+        read_urls = configured_read_urls() if read_urls is None else read_urls
     settings = get_settings()
+    reads = ReadRouter(engine, [get_engine(url) for url in read_urls or []],
+                       settings.hggis_replica_max_lag_s, settings.hggis_replica_check_s)
     slots = max_concurrent or settings.admission_slots()
 
     @asynccontextmanager
@@ -114,9 +128,12 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
         lifespan=_lifespan,
     )
     app.state.engine = engine
+    app.state.reads = reads
     app.state.auth_limiter = FailureLimiter.from_settings()
     app.state.trusted_proxies = parse_networks(get_settings().hggis_trusted_proxies)
     app.add_middleware(TrustedProxyMiddleware)
+    if reads.replicas:
+        app.add_middleware(PrimaryAfterWrite, sticky_s=reads.sticky_s)
 
     # Refusals → HTTP, once (api/errors.py); its input guard runs inside the admission limit.
     api_errors.install(app, retry_after_s=max(1, round(settings.hggis_db_pool_timeout_s)))

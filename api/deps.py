@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.security import require_user, resolve_principal
 from hggis.access.policy import Principal
+from hggis.db.reads import PRIMARY_READS_COOKIE
 
 
 def engine(request: Request) -> Engine:
@@ -18,6 +19,27 @@ def engine(request: Request) -> Engine:
 
 
 log = logging.getLogger(__name__)
+
+
+def _closing(conn: Connection) -> Iterator[Connection]:
+    try:
+        yield conn
+    finally:
+        try:
+            conn.close()
+        except OperationalError as exc:
+            log.warning("database connection lost while closing a read connection: %s", str(exc).splitlines()[0])
+
+
+def read_connection(request: Request) -> Iterator[Connection]:
+    """A read connection from a read replica when one is usable (hggis/db/reads.py), else the primary.
+
+    For the read-only doors only (maps, tiles, OGC reads, exports, reports): nothing on it may
+    write. A browser that has just written (the primary-reads cookie) reads the primary, so
+    it sees its own change at once.
+    """
+    sticky = PRIMARY_READS_COOKIE in request.cookies
+    yield from _closing(request.app.state.reads.connect(primary_only=sticky))
 
 
 def connection(request: Request) -> Iterator[Connection]:
@@ -28,14 +50,7 @@ def connection(request: Request) -> Iterator[Connection]:
     turn a complete answer into a dropped connection. SQLAlchemy has then already discarded
     the dead connection, and the pool's pre-ping replaces it on the next checkout.
     """
-    conn = request.app.state.engine.connect()
-    try:
-        yield conn
-    finally:
-        try:
-            conn.close()
-        except OperationalError as exc:
-            log.warning("database connection lost while closing a read connection: %s", str(exc).splitlines()[0])
+    yield from _closing(request.app.state.engine.connect())
 
 
 def public() -> None:

@@ -46,6 +46,26 @@ class Settings(BaseSettings):
         ge=0,
         description="A service or CLI session idle inside a transaction this long is ended, releasing its locks.",
     )
+    database_read_url: str = Field(
+        default="",
+        description="Read replicas (comma-separated URLs, app role): anonymous maps, tiles, OGC reads, exports and "
+        "reports read from one of them. Empty: the embedded replica when `hggis db up --replica` runs it, else none.",
+    )
+    hggis_replica_max_lag_s: float = Field(
+        default=5,
+        gt=0,
+        description="A replica more than this many seconds behind the primary is not read from (the primary "
+        "answers); it is also how long a browser reads the primary after its own write (read-your-writes).",
+    )
+    hggis_replica_check_s: float = Field(
+        default=1,
+        gt=0,
+        description="How often (seconds) each worker measures a replica's lag; a replica that failed is retried "
+        "after this long.",
+    )
+    hggis_pg_replica_port: int | None = Field(
+        default=None, description="Loopback port of the embedded streaming replica (unset: HGGIS_PG_PORT + 1)."
+    )
     hggis_var_dir: Path = Field(
         default=PROJECT_ROOT / "var",
         description="Where the embedded cluster (pg/), logs and generated artifacts live.",

@@ -215,3 +215,24 @@ def cli(clean_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     runner = CliRunner()
     yield lambda *args: runner.invoke(app, list(args))
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def replica(test_database: TestDatabase, engine: Engine) -> Iterator:
+    """A streaming hot standby of the session's cluster, as `hggis db up --replica` starts one.
+
+    Only for the session's own embedded cluster (a base backup needs the server's files'
+    owner and a replication role); stopped and removed at the end.
+    """
+    from hggis.db.replica import EmbeddedReplica
+
+    if test_database.cluster is None:
+        pytest.fail("the replica tests need the session's embedded cluster (unset HGGIS_TEST_DATABASE_URL)")
+    root = PROJECT_ROOT / "var" / f"test-pg-{os.getpid()}-replica"
+    standby = EmbeddedReplica(test_database.cluster, root, _free_port())
+    try:
+        standby.up()
+        yield standby
+    finally:
+        standby.down()
+        shutil.rmtree(root, ignore_errors=True)

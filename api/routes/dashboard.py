@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
-from api.deps import SignedIn, connection
+from api.deps import SignedIn, connection, read_connection
 from api.pages_common import render
 from api.workbench import PageRoute
 from hggis.access.policy import Principal, grant
@@ -43,7 +43,7 @@ def dashboard_page(request: Request, year: Year = None, principal: Principal = S
 
 @router.get("/dashboard.xlsx")
 def dashboard_xlsx(year: Year = None, principal: Principal = SignedIn,
-                   conn: Connection = Depends(connection)) -> Response:
+                   conn: Connection = Depends(read_connection)) -> Response:
     d = _dashboard(conn, principal, year)
     return Response(workbook_bytes(d, demo=dataset_label(conn) is not None), media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{filename(d)}"'})

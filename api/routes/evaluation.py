@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Engine
 
-from api.deps import SignedIn, connection, engine
+from api.deps import SignedIn, connection, engine, read_connection
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
 from hggis.evaluation import aggregates, model, policies, report, results, runs, service
@@ -132,7 +132,7 @@ def run_quality(run_id: RowId, principal: Principal = SignedIn, conn: Connection
 
 @router.get("/runs/{run_id}/report.xlsx", summary="The Excel report of the run (scoped)",
             response_class=Response, responses={200: {"content": {XLSX: {}}}})
-def excel(run_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(connection)) -> Response:
+def excel(run_id: RowId, principal: Principal = SignedIn, conn: Connection = Depends(read_connection)) -> Response:
     run = _run_or_404(conn, principal, run_id)
     data = report.report_bytes(conn, principal, run_id)
     name = report.report_filename(run["year"], run_id)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Caller, Public, SignedIn, connection, engine
+from api.deps import Caller, Public, SignedIn, connection, engine, read_connection
 from hggis.access.policy import Principal
 from hggis.config import get_settings
 from hggis.inputs import RowId
@@ -233,7 +233,7 @@ def export_download(
     crs: CrsParam = 4490,
     encoding: EncodingParam = "utf-8",
     principal: Principal = Caller,
-    conn: Connection = Depends(connection),
+    conn: Connection = Depends(read_connection),
 ) -> FileResponse:
     if kind not in EXPORT_KINDS:
         raise HTTPException(404, detail=f"unknown layer {kind!r}: one of {', '.join(EXPORT_KINDS)}")

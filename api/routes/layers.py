@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.engine import Connection
 
-from api.deps import Public, connection
+from api.deps import Public, read_connection
 from hggis.features import MAX_PAGE, BBox, Page, feature_collection
 from hggis.inputs import MAX_OFFSET
 
@@ -47,7 +47,7 @@ BBoxParam = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat
 
 
 @router.get("/counties", summary="County-level units (GeoJSON)")
-def counties(request: Request, conn: Connection = Depends(connection)) -> dict[str, Any]:
+def counties(request: Request, conn: Connection = Depends(read_connection)) -> dict[str, Any]:
     page = Page(limit=100, offset=0)
     return _page_links(request, feature_collection(conn, "counties", page=page), page)
 
@@ -59,7 +59,7 @@ def parks(
     adcode: Annotated[str | None, Query(pattern=r"^4211[0-9]{2}$")] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
-    conn: Connection = Depends(connection),
+    conn: Connection = Depends(read_connection),
 ) -> dict[str, Any]:
     page = Page(limit=limit, offset=offset)
     fc = feature_collection(conn, "parks", parse_bbox(bbox), page, {"adcode": adcode})

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
-from api.deps import Caller, Public, SignedIn, connection
+from api.deps import Caller, Public, SignedIn, connection, read_connection
 from api.workbench import PageRoute
 from hggis.access.policy import Principal
 from hggis.mapdata.common import MapRequestError
@@ -43,7 +43,7 @@ def clusters_map(
     year: Year = None,
     industry: Annotated[str | None, Query(max_length=32)] = None,
     principal: Principal = Caller,
-    conn: Connection = Depends(connection),
+    conn: Connection = Depends(read_connection),
 ) -> HTMLResponse:
     return _page(lambda: clusters.build(conn, principal, year, industry or None))
 
@@ -56,7 +56,7 @@ def land_map(
     max_mu: Annotated[float | None, Query(ge=0, le=1_000_000)] = None,
     sites: Annotated[bool, Query(description="draw the site finder's results for the area range")] = False,
     principal: Principal = Caller,
-    conn: Connection = Depends(connection),
+    conn: Connection = Depends(read_connection),
 ) -> HTMLResponse:
     return _page(lambda: land.build(conn, principal, land.LandFilter(adcode or None, industry or None, min_mu, max_mu),
                                     sites))

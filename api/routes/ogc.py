@@ -15,7 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.engine import Connection
 
-from api.deps import Caller, Public, connection
+from api.deps import Caller, Public, read_connection
 from api.pages_common import render
 from hggis.access.policy import Principal
 from hggis.ogc import REGISTRY, documents
@@ -75,7 +75,7 @@ def _collections_crumb(request: Request) -> dict[str, str]:
 
 @router.get("", dependencies=[Public])
 @router.get("/", dependencies=[Public])
-def landing(request: Request, conn: Connection = Depends(connection)) -> Response:
+def landing(request: Request, conn: Connection = Depends(read_connection)) -> Response:
     def handle(fmt: str) -> Response:
         doc = documents.landing_page(_base(request), fmt)
         if fmt == "html":
@@ -87,7 +87,7 @@ def landing(request: Request, conn: Connection = Depends(connection)) -> Respons
 
 
 @router.get("/conformance", dependencies=[Public])
-def conformance(request: Request, conn: Connection = Depends(connection)) -> Response:
+def conformance(request: Request, conn: Connection = Depends(read_connection)) -> Response:
     def handle(fmt: str) -> Response:
         doc = documents.conformance(_base(request), fmt)
         if fmt == "html":
@@ -99,7 +99,7 @@ def conformance(request: Request, conn: Connection = Depends(connection)) -> Res
 
 
 @router.get("/api", dependencies=[Public])
-def api_definition(request: Request, conn: Connection = Depends(connection)) -> Response:
+def api_definition(request: Request, conn: Connection = Depends(read_connection)) -> Response:
     def handle(fmt: str) -> Response:
         if fmt == "html":
             return get_swagger_ui_html(
@@ -116,7 +116,7 @@ def api_definition(request: Request, conn: Connection = Depends(connection)) -> 
 
 
 @router.get("/collections")
-def collections(request: Request, principal: Principal = Caller, conn: Connection = Depends(connection)) -> Response:
+def collections(request: Request, principal: Principal = Caller, conn: Connection = Depends(read_connection)) -> Response:
     def handle(fmt: str) -> Response:
         doc = documents.collections(conn, principal, _base(request), fmt)
         if fmt == "html":
@@ -128,7 +128,7 @@ def collections(request: Request, principal: Principal = Caller, conn: Connectio
 
 @router.get("/collections/{collection_id}")
 def collection(
-    collection_id: str, request: Request, principal: Principal = Caller, conn: Connection = Depends(connection)
+    collection_id: str, request: Request, principal: Principal = Caller, conn: Connection = Depends(read_connection)
 ) -> Response:
     def handle(fmt: str) -> Response:
         doc = documents.collection(conn, principal, _base(request), collection_id, fmt)
@@ -142,7 +142,7 @@ def collection(
 
 @router.get("/collections/{collection_id}/items")
 def items(
-    collection_id: str, request: Request, principal: Principal = Caller, conn: Connection = Depends(connection)
+    collection_id: str, request: Request, principal: Principal = Caller, conn: Connection = Depends(read_connection)
 ) -> Response:
     def handle(fmt: str) -> Response:
         params = _params(request)
@@ -173,7 +173,7 @@ def item(
     feature_id: str,
     request: Request,
     principal: Principal = Caller,
-    conn: Connection = Depends(connection),
+    conn: Connection = Depends(read_connection),
 ) -> Response:
     def handle(fmt: str) -> Response:
         feature_text, crs = read_item(conn, principal, collection_id, feature_id, _params(request))

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Engine
 
-from api.deps import Caller, Public, SignedIn, connection, engine
+from api.deps import Caller, Public, SignedIn, connection, engine, read_connection
 from hggis import clock
 from hggis.access.policy import Principal
 from hggis.db.session import transaction
@@ -71,7 +71,7 @@ def ledger(as_of: AsOf = None, since: Since = None, principal: Principal = Calle
 @router.get("/reserves/ledger.xlsx", summary="The ledger as a Chinese Excel workbook",
             response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def ledger_xlsx(as_of: AsOf = None, since: Since = None, principal: Principal = Caller,
-                conn: Connection = Depends(connection)) -> Response:
+                conn: Connection = Depends(read_connection)) -> Response:
     data = _call(lambda: ledger_xlsx_bytes(reserve_ledger(conn, principal, as_of=as_of, since=since)))
     name = f"reserve-ledger-{(as_of or clock.today()).isoformat()}.xlsx"
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy.engine import Connection
 
 from api.compression import same_tag
-from api.deps import Caller, connection
+from api.deps import Caller, read_connection
 from hggis.access.policy import Forbidden, Principal
 from hggis.tiles import TileError, cache_control, etag, prepare, render
 
@@ -34,7 +34,7 @@ def tile(
     min_mu: Annotated[float | None, Query(ge=0, le=1_000_000, description="minimum area, 亩 (layer parcels)")] = None,
     max_mu: Annotated[float | None, Query(ge=0, le=1_000_000, description="maximum area, 亩 (layer parcels)")] = None,
     principal: Principal = Caller,
-    conn: Connection = Depends(connection),
+    conn: Connection = Depends(read_connection),
 ) -> Response:
     try:
         query = {"run": run, "scan": scan, "rule": rule, "adcode": adcode, "industry": industry, "min_mu": min_mu, "max_mu": max_mu}

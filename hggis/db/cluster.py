@@ -44,8 +44,11 @@ if TYPE_CHECKING:  # pragma: no cover
 SUPERUSER = "hggis"
 OWNER_ROLE = "hggis_owner"
 APP_ROLE = "hggis_app"
+#: streams WAL to the embedded replica (LOGIN REPLICATION, nothing else); see hggis.db.replica
+REPLICATION_ROLE = "hggis_replicator"
 #: role -> password file name under the cluster root
-ROLE_PASSWORD_FILES = {SUPERUSER: "password", OWNER_ROLE: "owner-password", APP_ROLE: "app-password"}
+ROLE_PASSWORD_FILES = {SUPERUSER: "password", OWNER_ROLE: "owner-password", APP_ROLE: "app-password",
+                       REPLICATION_ROLE: "replication-password"}
 DEFAULT_DATABASE = "hggis"
 LISTEN_ADDRESS = "127.0.0.1"
 PG_LIB_ROOT = Path("/usr/lib/postgresql")

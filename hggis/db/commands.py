@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from hggis.db.backup import BackupError, default_backup_path
 from hggis.db.cluster import ClusterError, embedded_cluster
 from hggis.db.engine import DatabaseUnavailable, check_database, database_url, get_engine, mask_url
+from hggis.db.replica import embedded_replica
 
 db_app = typer.Typer(
     help="Manage the PostGIS database: the embedded cluster under HGGIS_VAR_DIR/pg, or check DATABASE_URL.",
@@ -61,24 +62,35 @@ def _check_external(settings, note: str) -> None:
 
 
 @db_app.command()
-def up() -> None:
-    """Start the embedded PostGIS cluster (initialising it on first use); idempotent."""
+def up(
+    replica: Annotated[bool, typer.Option(
+        "--replica", help="also start a streaming read replica (HGGIS_VAR_DIR/pg-replica, port HGGIS_PG_REPLICA_PORT)"
+    )] = False,
+) -> None:
+    """Start the embedded PostGIS cluster (initialising it on first use), and its replica; idempotent."""
     with _one_line_errors():
         settings = _settings()
         if settings.database_url:
             _check_external(settings, "the embedded cluster is not started")
+            if replica:
+                _fail("--replica starts the embedded replica only: with DATABASE_URL set DATABASE_READ_URL instead")
             return
         typer.echo(embedded_cluster(settings).up())
+        if replica:
+            typer.echo(embedded_replica(settings).up())
 
 
 @db_app.command()
 def down() -> None:
-    """Stop the embedded cluster; idempotent."""
+    """Stop the embedded cluster and its replica; idempotent."""
     with _one_line_errors():
         settings = _settings()
         if settings.database_url:
             _check_external(settings, "nothing to stop")
             return
+        standby = embedded_replica(settings)
+        if standby.pgdata.exists():  # the replica first: it would only retry its lost primary
+            typer.echo(f"replica: {standby.down()}")
         typer.echo(embedded_cluster(settings).down())
 
 
@@ -101,6 +113,10 @@ def status() -> None:
         typer.echo(f"port: {st.port}")
         typer.echo(f"data dir: {st.data_dir}")
         typer.echo(f"version: {'PostgreSQL ' + st.version if st.version else '-'}")
+        standby = embedded_replica(settings).status()
+        if standby.initialized:
+            state = f"running (pid {standby.pid})" if standby.running else "stopped"
+            typer.echo(f"embedded replica: {state} on port {standby.port} (data: {standby.data_dir})")
 
 
 @db_app.command()

@@ -258,3 +258,26 @@ def ensure_postgis(engine: Engine) -> dict[str, str]:
     except OSError:
         pass  # unreachable: check_database below gives the one-line reason
     return check_database(engine)
+
+
+def read_urls(settings: Settings | None = None) -> list[str]:
+    """The service's read replicas (app role, service bounds): ``DATABASE_READ_URL``, or the embedded one.
+
+    Without ``DATABASE_READ_URL`` and without ``DATABASE_URL`` the embedded replica counts when
+    ``hggis db up --replica`` has it running; otherwise there is none and the primary reads.
+    """
+    settings = _settings(settings)
+    if settings.database_read_url.strip():
+        urls = [normalize_url(u) for u in settings.database_read_url.split(",") if u.strip()]
+    elif settings.database_url:
+        urls = []
+    else:
+        from hggis.db.replica import embedded_replica
+
+        try:
+            replica = embedded_replica(settings)
+            urls = [replica.url(role=APP_ROLE)] if replica.status().running else []
+        except ClusterError:
+            urls = []
+    timeout = settings.hggis_statement_timeout_s
+    return [with_session_limits(u, timeout, settings.hggis_idle_in_transaction_timeout_s) for u in urls]
