@@ -238,8 +238,11 @@ class MapFrame:
     """A folium map with the hggis frame; add overlays, then ``render()`` the page."""
 
     def __init__(self, header: Header, bounds: list[list[float]] | None, basemap: Basemap | None = None,
-                 zoom: int = 9) -> None:
+                 zoom: int = 9, body_class: str = "") -> None:
         self.header = header
+        self.body_class = body_class
+        self.extras: list[str] = []  # HTML after the map (a list beside it)
+        self.page_js: list[str] = []  # page scripts after hggis-maps.js
         self.basemap = basemap or basemap_from()
         center = [30.6, 115.2]
         if bounds:
@@ -306,6 +309,10 @@ class MapFrame:
     def script(self, code: str) -> None:
         Script(code).add_to(self.map)
 
+    def aside(self, markup: str) -> None:
+        """HTML placed after the map in the page (e.g. a list beside it)."""
+        self.extras.append(markup)
+
     # -- output -------------------------------------------------------------------------------
     def render(self) -> str:
         folium.LayerControl(collapsed=False, position="topright").add_to(self.map)
@@ -321,9 +328,14 @@ class MapFrame:
         root.html.add_child(Element(self.header.html()), name="hg_header", index=0)
         # after Leaflet (loaded in the head by folium), before the map's own script
         root.html.add_child(JavascriptLink("/static/hggis-maps.js"), name="hg_js")
+        for n, markup in enumerate(self.extras):
+            root.html.add_child(Element(markup), name=f"hg_extra{n}")
+        for n, url in enumerate(self.page_js):
+            root.html.add_child(JavascriptLink(url), name=f"hg_page_js{n}")
         localize(root)
         page = root.render()
-        page = page.replace("<html>", '<html lang="zh-CN">', 1).replace("<body>", '<body class="hg-map-page">', 1)
+        page = page.replace("<html>", '<html lang="zh-CN">', 1).replace(
+            "<body>", f'<body class="hg-map-page {html.escape(self.body_class)}">'.replace(" \">", "\">"), 1)
         leftover = external_urls(page, self.basemap.url_prefixes())
         if leftover:
             raise RuntimeError(f"map page would load external resources: {leftover[:3]}")
