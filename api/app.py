@@ -20,6 +20,7 @@ from api.compression import Compression
 from api.proxies import TrustedProxyMiddleware, parse_networks
 from api.routes import (
     auth,
+    basemap,
     dashboard,
     evaluation,
     health,
@@ -115,6 +116,6 @@ def create_app(engine: Engine | None = None, max_concurrent: int | None = None) 
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)
-    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, dashboard, occupancies, patrols, workbench_patrols):
+    for module in (health, layers, parcels, history, auth, ogc, reserves, idle, idle_documents, evaluation, imports, terrain, pages, workbench_parcels, workbench_search, workbench_users, workbench_cases, workbench_reserves, workbench_evaluation, workbench_imports, maps, tiles, basemap, dashboard, occupancies, patrols, workbench_patrols):
         app.include_router(module.router)
     return app

@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.engine import Engine
 
 from hggis.access.commands import access_app, user_app
+from hggis.basemap_commands import basemap_app
 from hggis.dashboard.commands import dashboard_app
 from hggis.db.commands import db_app
 from hggis.db.engine import DatabaseUnavailable, Purpose, check_database, ensure_postgis, get_engine, session_url
@@ -40,6 +41,7 @@ for sub_app, name in (
     (constraints_app, "constraints"),
     (terrain_app, "terrain"),
     (dashboard_app, "dashboard"),
+    (basemap_app, "basemap"),
 ):
     app.add_typer(sub_app, name=name)
 

@@ -52,6 +52,8 @@ class TileSource:
     attribution: str
     subdomains: str = "abc"
     overlay: bool = False
+    max_native_zoom: int | None = None  # a package's deepest zoom: Leaflet scales its tiles beyond it
+    min_native_zoom: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,28 @@ TIANDITU_URL = (
 )
 
 
+def local_basemap(settings: Settings | None = None) -> Basemap:
+    """The offline package served by this app (hggis.basemap), or none when there is no usable raster one.
+
+    A vector package is served at /basemap/…pbf but not drawn: that needs a style renderer,
+    which the maps do not carry (README, 底图).
+    """
+    from hggis import basemap
+
+    pkg = basemap.current(settings)
+    if pkg is None or not pkg.raster:
+        return Basemap("none", ())
+    attribution = html.escape(pkg.attribution or pkg.name) + "（离线底图）"
+    return Basemap("local", (TileSource(f"离线底图：{pkg.name}", pkg.url_template(), attribution, "",
+                                        max_native_zoom=pkg.max_zoom, min_native_zoom=pkg.min_zoom),))
+
+
 def basemap_from(settings: Settings | None = None) -> Basemap:
-    """The configured base map (HGGIS_BASEMAP): none, tianditu (key mandatory), osm or amap."""
+    """The configured base map (HGGIS_BASEMAP): auto, local, none, tianditu (key mandatory), osm or amap."""
     s = settings or get_settings()
     kind = s.hggis_basemap
+    if kind in ("auto", "local"):
+        return local_basemap(s)
     if kind == "none":
         return Basemap("none", ())
     if kind == "tianditu":
@@ -260,9 +280,11 @@ class MapFrame:
             self.map.fit_bounds(self._shift_bounds(bounds))
         Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(self.map)
         for src in self.basemap.sources:
+            native = {k: v for k, v in (("max_native_zoom", src.max_native_zoom),
+                                        ("min_native_zoom", src.min_native_zoom)) if v is not None}
             folium.TileLayer(tiles=src.url, attr=src.attribution, name=src.name, overlay=src.overlay,
                              subdomains=src.subdomains or "abc", max_zoom=19, show=not src.overlay or
-                             src.name.endswith("矢量注记")).add_to(self.map)
+                             src.name.endswith("矢量注记"), **native).add_to(self.map)
         self.legend_sections: list[tuple[str, list[tuple[str, str, str]]]] = []
         self.script("HGGIS.map = {map};"
                     "L.control.scale({metric: true, imperial: false, position: 'bottomleft'}).addTo({map});"
