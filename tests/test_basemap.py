@@ -193,3 +193,27 @@ def test_map_in_the_browser_draws_its_base_layer_from_the_local_package(cli, cle
     assert all("/basemap/" in src and src.endswith(".png") for src in loaded)
     zooms = {int(u.split("/basemap/")[1].split("/")[0]) for u, _s in requested}
     assert zooms and zooms <= set(ZOOMS)
+
+
+def test_vector_package_is_served_gzipped_but_not_drawn(cli, clean_db, var):
+    import gzip
+
+    path = var / "vector.mbtiles"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE metadata (name text, value text);"
+                       "CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob);")
+    conn.executemany("INSERT INTO metadata VALUES (?, ?)", {"name": "矢量底图", "format": "pbf", "minzoom": "8",
+                                                          "maxzoom": "8", "bounds": "114.4,29.7,116.2,31.6"}.items())
+    z, x, y = tile_of(115.0, 30.5, 8)
+    body = b"\x1a\x02\x78\x01"  # stands in for a vector tile's protobuf bytes
+    conn.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, (1 << z) - 1 - y, gzip.compress(body)))
+    conn.commit()
+    conn.close()
+    result = cli("basemap", "load", str(path))
+    assert result.exit_code == 0 and "vector" in result.output and "not drawn" in result.output
+    with TestClient(create_app(clean_db)) as client:
+        r = client.get(f"/basemap/{z}/{x}/{y}.pbf")
+        assert r.status_code == 200 and r.headers["content-encoding"] == "gzip" and r.content == body
+        assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        assert client.get(f"/basemap/{z}/{x + 1}/{y}.pbf").status_code == 204
+        assert "/basemap/" not in client.get("/maps/land").text  # no style renderer: no base layer drawn
