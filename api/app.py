@@ -21,6 +21,7 @@ from api.proxies import TrustedProxyMiddleware, parse_networks
 from api.reads import PrimaryAfterWrite
 from api.routes import (
     auth,
+    basemap,
     bases,
     dashboard,
     evaluation,
@@ -181,6 +182,7 @@ def create_app(
         bases,
         workbench_publication,
         workbench_bases,
+        basemap,
     ):
         app.include_router(module.router)
     return app

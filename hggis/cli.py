@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from hggis.access.commands import access_app, user_app
+from hggis.basemap_commands import basemap_app
 from hggis.bases.commands import bases_app
 from hggis.dashboard.commands import dashboard_app
 from hggis.db.commands import db_app
@@ -65,6 +66,7 @@ for sub_app, name in (
     (chains_app, "chains"),
     (intensity_app, "intensity"),
     (bases_app, "bases"),
+    (basemap_app, "basemap"),
 ):
     app.add_typer(sub_app, name=name)
 

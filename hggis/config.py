@@ -73,10 +73,16 @@ class Settings(BaseSettings):
     hggis_pg_port: int = Field(default=54329, description="Loopback port of the embedded PostGIS cluster.")
     hggis_host: str = Field(default="127.0.0.1", description="Address the web service binds to.")
     hggis_port: int = Field(default=8000, description="Port the web service listens on.")
-    hggis_basemap: Literal["none", "tianditu", "osm", "amap"] = Field(
-        default="none",
-        description="Base map under the maps: none (boundaries on a plain background; works on an isolated "
-        "network), tianditu (needs TIANDITU_KEY), osm, or amap (overlays are shifted to GCJ-02).",
+    hggis_basemap: Literal["auto", "local", "none", "tianditu", "osm", "amap"] = Field(
+        default="auto",
+        description="Base map under the maps: auto (the offline package loaded with `hggis basemap load` when "
+        "there is a usable one, else none), local (the package only), none (boundaries on a plain background), "
+        "tianditu (online, needs TIANDITU_KEY), osm, or amap (overlays are shifted to GCJ-02).",
+    )
+    hggis_basemap_package: Path | None = Field(
+        default=None,
+        description="An MBTiles/PMTiles base map package to serve at /basemap/…; unset: the one registered by "
+        "`hggis basemap load` (HGGIS_VAR_DIR/basemap.json).",
     )
     tianditu_key: str | None = Field(default=None, description="天地图 browser key (tk), mandatory for HGGIS_BASEMAP=tianditu.")
     hggis_public_min_enterprises: int = Field(

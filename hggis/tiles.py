@@ -44,6 +44,8 @@ from hggis.geo import round_mu_sql, wgs84_to_gcj02
 from hggis.idle.cases import STATE_LABELS
 from hggis.mapdata.land import LAND_FIELDS, LAND_SOURCE
 
+#: the investors' filters the public land layer accepts (hggis.mapdata.land.LandFilter)
+LAND_PARAMS: tuple[str, ...] = ("adcode", "industry", "min_mu", "max_mu", "max_intensity", "max_tax")
 EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
@@ -102,7 +104,7 @@ def _bind_land(conn: Connection, principal: Principal, query: dict[str, Any]) ->
     from hggis.mapdata.land import LandFilter, check_filter
 
     try:
-        f = check_filter(conn, LandFilter(**{k: query.get(k) for k in ("adcode", "industry", "min_mu", "max_mu")}))
+        f = check_filter(conn, LandFilter(**{k: query.get(k) for k in LAND_PARAMS}))
     except MapRequestError as exc:
         raise TileError(str(exc)) from None
     return f.sql()
@@ -152,7 +154,7 @@ TILE_LAYERS: dict[str, TileLayer] = {
         fields=LAND_FIELDS,
         min_zoom=10,
         depends=("parks", "control_indicators"),
-        params=("adcode", "industry", "min_mu", "max_mu"),
+        params=LAND_PARAMS,
         bind=_bind_land,
         cache="public",
     ),

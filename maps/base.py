@@ -53,6 +53,8 @@ class TileSource:
     attribution: str
     subdomains: str = "abc"
     overlay: bool = False
+    max_native_zoom: int | None = None  # a package's deepest zoom: Leaflet scales its tiles beyond it
+    min_native_zoom: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,28 @@ TIANDITU_URL = (
 )
 
 
+def local_basemap(settings: Settings | None = None) -> Basemap:
+    """The offline package served by this app (hggis.basemap), or none when there is no usable raster one.
+
+    A vector package is served at /basemap/…pbf but not drawn: that needs a style renderer,
+    which the maps do not carry (README, 底图).
+    """
+    from hggis import basemap
+
+    pkg = basemap.current(settings)
+    if pkg is None or not pkg.raster:
+        return Basemap("none", ())
+    attribution = html.escape(pkg.attribution or pkg.name) + "（离线底图）"
+    return Basemap("local", (TileSource(f"离线底图：{pkg.name}", pkg.url_template(), attribution, "",
+                                        max_native_zoom=pkg.max_zoom, min_native_zoom=pkg.min_zoom),))
+
+
 def basemap_from(settings: Settings | None = None) -> Basemap:
-    """The configured base map (HGGIS_BASEMAP): none, tianditu (key mandatory), osm or amap."""
+    """The configured base map (HGGIS_BASEMAP): auto, local, none, tianditu (key mandatory), osm or amap."""
     s = settings or get_settings()
     kind = s.hggis_basemap
+    if kind in ("auto", "local"):
+        return local_basemap(s)
     if kind == "none":
         return Basemap("none", ())
     if kind == "tianditu":
@@ -240,8 +260,11 @@ class MapFrame:
     """A folium map with the hggis frame; add overlays, then ``render()`` the page."""
 
     def __init__(self, header: Header, bounds: list[list[float]] | None, basemap: Basemap | None = None,
-                 zoom: int = 9) -> None:
+                 zoom: int = 9, body_class: str = "") -> None:
         self.header = header
+        self.body_class = body_class
+        self.extras: list[str] = []  # HTML after the map (a list beside it)
+        self.page_js: list[str] = []  # page scripts after hggis-maps.js
         self.basemap = basemap or basemap_from()
         center = [30.6, 115.2]
         if bounds:
@@ -259,9 +282,11 @@ class MapFrame:
             self.map.fit_bounds(self._shift_bounds(bounds))
         Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(self.map)
         for src in self.basemap.sources:
+            native: dict[str, Any] = {k: v for k, v in (("max_native_zoom", src.max_native_zoom),
+                                        ("min_native_zoom", src.min_native_zoom)) if v is not None}
             folium.TileLayer(tiles=src.url, attr=src.attribution, name=src.name, overlay=src.overlay,
                              subdomains=src.subdomains or "abc", max_zoom=19, show=not src.overlay or
-                             src.name.endswith("矢量注记")).add_to(self.map)
+                             src.name.endswith("矢量注记"), **native).add_to(self.map)
         self.legend_sections: list[tuple[str, list[tuple[str, str, str]]]] = []
         self.script("HGGIS.map = {map};"
                     f"HGGIS.areaDecimals = {AREA_DECIMALS};"
@@ -309,6 +334,10 @@ class MapFrame:
     def script(self, code: str) -> None:
         Script(code).add_to(self.map)
 
+    def aside(self, markup: str) -> None:
+        """HTML placed after the map in the page (e.g. a list beside it)."""
+        self.extras.append(markup)
+
     # -- output -------------------------------------------------------------------------------
     def render(self) -> str:
         folium.LayerControl(collapsed=False, position="topright").add_to(self.map)
@@ -324,9 +353,14 @@ class MapFrame:
         root.html.add_child(Element(self.header.html()), name="hg_header", index=0)
         # after Leaflet (loaded in the head by folium), before the map's own script
         root.html.add_child(JavascriptLink("/static/hggis-maps.js"), name="hg_js")
+        for n, markup in enumerate(self.extras):
+            root.html.add_child(Element(markup), name=f"hg_extra{n}")
+        for n, url in enumerate(self.page_js):
+            root.html.add_child(JavascriptLink(url), name=f"hg_page_js{n}")
         localize(root)
         page = root.render()
-        page = page.replace("<html>", '<html lang="zh-CN">', 1).replace("<body>", '<body class="hg-map-page">', 1)
+        page = page.replace("<html>", '<html lang="zh-CN">', 1).replace(
+            "<body>", f'<body class="hg-map-page {html.escape(self.body_class)}">'.replace(" \">", "\">"), 1)
         leftover = external_urls(page, self.basemap.url_prefixes())
         if leftover:
             raise RuntimeError(f"map page would load external resources: {leftover[:3]}")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import html
+import json
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.engine import Connection
 
 from hggis.access.policy import Principal
-from hggis.mapdata.common import counties, county_options, data_note, industry_options, scope_bounds
-from hggis.mapdata.land import LandFilter, LandMapData, find_sites_for_map, land_on_offer, site_features
-from hggis.tiles import TILE_LAYERS, tile_url
-from maps.base import INDUSTRY_COLORS, Header, MapFrame, options_html, popup
+from hggis.mapdata.common import counties, county_options, data_note, industry_options, scope_bounds, to_gcj02
+from hggis.mapdata.land import LandFilter, find_sites_for_map, site_features
+from hggis.mapdata.land_view import NO_INDUSTRY, POLYGON_ZOOM, offer_summary
+from hggis.tiles import tile_url
+from maps.base import INDUSTRY_COLORS, Basemap, Header, MapFrame, basemap_from, options_html, popup
 
 __all__ = ["LandFilter", "build"]
 
@@ -32,6 +36,7 @@ LAND_POPUP = popup(
         ("green_ratio_max", "绿地率 ≤（%）", "num1"),
         ("construction_months", "建设期（月）", "int"),
         ("contact_office", "招商联系", "text"),
+        ("code", "详情", "parcel"),
     ],
     title="park",
 )
@@ -40,11 +45,12 @@ SITE_POPUP = popup(
      ("parcel_count", "宗地数", "int"), ("parcels", "宗地代码", "text"), ("explanation", "说明", "text")],
 )
 UNASSIGNED = "#e53935"
+OTHER = "#9e9e9e"
 
 
 def land_style(industries: list[dict[str, str]]) -> dict:
     """Land on offer coloured by its suitable industry (the public field carries the name)."""
-    palette = {i["name"]: INDUSTRY_COLORS.get(i["code"], "#9e9e9e") for i in industries}
+    palette = {i["name"]: INDUSTRY_COLORS.get(i["code"], OTHER) for i in industries}
     return {"by": "intended_industry", "palette": palette, "fallback": UNASSIGNED, "color": "#7f0000",
             "weight": 1.5, "fillOpacity": 0.7}
 
@@ -53,60 +59,123 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def _number(name: str, label: str, value: float | None) -> str:
+    return (f'<input type="number" name="{name}" min="0" step="any" value="{_num(value)}" '
+            f'aria-label="{html.escape(label)}">')
+
+
+#: Buttons that open the filters, legend and list on a phone (hidden on a desktop).
+TOGGLES = (
+    '<span class="hg-toggles" role="group" aria-label="显示">'
+    '<button type="button" class="hg-toggle" data-panel="filters" aria-expanded="false">筛选</button>'
+    '<button type="button" class="hg-toggle" data-panel="legend" aria-expanded="false">图例</button>'
+    '<button type="button" class="hg-toggle" data-panel="list" aria-expanded="false">列表</button></span>'
+)
+
+
 def _form(conn: Connection, f: LandFilter, sites: bool) -> str:
     county = options_html([(c["adcode"], c["name"]) for c in county_options(conn)], f.adcode)
     industry = options_html([(i["code"], i["name"]) for i in industry_options(conn)], f.industry)
     checked = " checked" if sites else ""
     return (
-        '<form method="get" action="/maps/land" aria-label="筛选可供土地">'
+        TOGGLES
+        + '<form method="get" action="/maps/land" aria-label="筛选可供土地" class="hg-filters">'
         f'<label>县市区 <select name="adcode">{county}</select></label>'
         f'<label>产业 <select name="industry">{industry}</select></label>'
-        f'<label>面积（亩） <input type="number" name="min_mu" min="0" step="any" value="{_num(f.min_mu)}" '
-        f'aria-label="最小面积（亩）"> – <input type="number" name="max_mu" min="0" step="any" '
-        f'value="{_num(f.max_mu)}" aria-label="最大面积（亩）"></label>'
+        f'<label>面积（亩） {_number("min_mu", "最小面积（亩）", f.min_mu)} – '
+        f'{_number("max_mu", "最大面积（亩）", f.max_mu)}</label>'
+        f'<label>投资强度要求 ≤ {_number("max_intensity", "投资强度要求上限（万元/亩）", f.max_intensity)}</label>'
+        f'<label>亩均税收要求 ≤ {_number("max_tax", "亩均税收要求上限（万元/亩）", f.max_tax)}</label>'
         f'<label><input type="checkbox" name="sites" value="true"{checked}> 连片选址</label>'
-        '<button type="submit">查询</button></form>'
+        '<button type="submit">查询</button> <a href="/maps/land">清除</a></form>'
     )
 
 
-def _summary(data: LandMapData, sites_found: int | None) -> str:
-    text = f"可供土地 {data.count} 宗，合计 {data.area_mu:,.2f} 亩"
-    if data.inline is None:
-        text += "（地块较多，放大地图后显示）"
+def _summary(count: int, area_mu: float, sites_found: int | None) -> str:
+    text = f"可供土地 {count} 宗，合计 {area_mu:,.2f} 亩"
     if sites_found is not None:
         text += f"；连片选址结果 {sites_found} 处"
     return text
 
 
+LIST_HTML = (
+    '<aside class="hg-list" id="hg-list" aria-label="地块列表">'
+    '<div class="hg-list-head"><strong>地块列表</strong> <span id="hg-list-count" aria-live="polite"></span></div>'
+    '<table class="hg-list-table"><thead><tr>'
+    '<th scope="col">宗地代码</th>'
+    '<th scope="col" aria-sort="descending"><button type="button" data-sort="area">面积（亩）</button></th>'
+    '<th scope="col"><button type="button" data-sort="county">县市区</button></th>'
+    '<th scope="col"><button type="button" data-sort="industry">适宜产业</button></th>'
+    '</tr></thead><tbody id="hg-list-rows"></tbody></table></aside>'
+)
+
+
+def legend_entries(present: list[str], industries: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+    """One swatch per suitable industry that the land shown has, in the plan's order (legend = drawing)."""
+    entries = [("sw", INDUSTRY_COLORS.get(i["code"], OTHER), i["name"]) for i in industries if i["code"] in present]
+    if NO_INDUSTRY in present:
+        entries.append(("sw", UNASSIGNED, "未指定产业"))
+    return entries
+
+
+def palette_by_code(industries: list[dict[str, str]]) -> dict[str, str]:
+    return {**{i["code"]: INDUSTRY_COLORS.get(i["code"], OTHER) for i in industries}, NO_INDUSTRY: UNASSIGNED}
+
+
 def build(conn: Connection, principal: Principal, f: LandFilter, sites: bool = False) -> str:
-    data = land_on_offer(conn, principal, f)
+    summary = offer_summary(conn, principal, f)
     answer = find_sites_for_map(conn, principal, f) if sites else None
     header = Header("招商地图 · 可供土地", data_note(conn), _form(conn, f, sites),
-                    _summary(data, None if answer is None else len(answer["results"])),
+                    _summary(summary.count, summary.area_mu, None if answer is None else len(answer["results"])),
                     links=[("产业集群分布图", "/maps/clusters")])
-    frame = MapFrame(header, scope_bounds(conn, principal, "parcels", adcode=f.adcode))
+    bounds = summary.bounds or scope_bounds(conn, principal, "parcels", adcode=f.adcode)
+    frame = MapFrame(header, bounds, body_class="hg-land")
     frame.counties(counties(conn))
     industries = industry_options(conn)
     style = land_style(industries)
-    name = f"可供土地（{data.count} 宗）"
-    if data.inline is not None:
-        frame.geojson(name, data.inline, style, LAND_POPUP, register="land")
-    else:
-        layer = TILE_LAYERS["parcels"]
-        frame.tiles(name, tile_url("parcels", **data.tile_query), "parcels", style, LAND_POPUP,
-                    register="land", min_zoom=layer.min_zoom)
-    frame.legend("可供土地（挂牌出让中），按适宜产业",
-                 [("sw", INDUSTRY_COLORS.get(i["code"], "#9e9e9e"), i["name"]) for i in industries]
-                 + [("sw", UNASSIGNED, "未指定产业")])
+    name = f"可供土地（{summary.count} 宗）"
+    frame.tiles(name + "：地块", tile_url("parcels", **f.query()), "parcels", style, LAND_POPUP,
+                register="land", show=False)
+    frame.legend("可供土地（挂牌出让中），按适宜产业", legend_entries(summary.industries, industries))
     if answer is not None:
         found = site_features(answer)
         frame.geojson(f"连片选址结果（{len(found['features'])} 处）", found,
                       {"color": "#0d47a1", "weight": 3, "fillColor": "#42a5f5", "fillOpacity": 0.35},
                       SITE_POPUP, register="sites", tooltip="site_rank")
         frame.legend("连片选址", [("sw", "#42a5f5", f"候选地块（{answer.get('visibility', '')}）")])
+    frame.aside(LIST_HTML)
+    frame.page_js.append("/static/hggis-land.js")
+    config = {
+        "query": {k: str(v) for k, v in f.query().items()},
+        "polygonZoom": POLYGON_ZOOM,
+        "palette": palette_by_code(industries),
+        "names": {**{i["code"]: i["name"] for i in industries}, NO_INDUSTRY: "未指定产业"},
+        "count": summary.count,
+        "clustersUrl": "/maps/land/clusters.json",
+        "listUrl": "/maps/land/list.json",
+    }
+    frame.script("HGGIS.land.init({map}, " + json.dumps(config, ensure_ascii=False).replace("</", "<\\/") + ");")
     return frame.render()
 
 
 def land_url(f: LandFilter, sites: bool = False) -> str:
     query = {**f.query(), **({"sites": "true"} if sites else {})}
     return "/maps/land" + (f"?{urlencode(query)}" if query else "")
+
+
+def _shift_corners(bounds: list[list[float]]) -> list[list[float]]:
+    pts = to_gcj02({"type": "MultiPoint", "coordinates": [[b[1], b[0]] for b in bounds]})["coordinates"]
+    return [[c[1], c[0]] for c in pts]
+
+
+def for_basemap(payload: dict[str, Any], basemap: Basemap | None = None) -> dict[str, Any]:
+    """Clusters or list rows moved WGS84 → GCJ-02 when the map is drawn over AMap (like every overlay)."""
+    if (basemap or basemap_from()).shift != "gcj02":
+        return payload
+    for c in payload.get("clusters", []):
+        (c["lat"], c["lon"]), = _shift_corners([[c["lat"], c["lon"]]])
+        c["bounds"] = _shift_corners(c["bounds"])
+    for r in payload.get("rows", []):
+        r["bounds"] = _shift_corners(r["bounds"])
+        r["outline"] = to_gcj02(r["outline"])
+    return payload

@@ -15,7 +15,7 @@ from hggis.access.policy import CONFIDENTIAL_FIELDS, PUBLIC, operator
 from hggis.config import Settings
 from hggis.geo import AREA_DECIMALS
 from hggis.mapdata.common import DataNote, to_gcj02
-from hggis.mapdata.land import LandFilter, land_on_offer
+from hggis.mapdata.land import LandFilter
 from maps import clusters, evaluation, idle, land
 from maps.assets import LOCAL, UnknownAsset, external_urls, localize
 from maps.base import BasemapError, Header, MapFrame, basemap_from
@@ -105,18 +105,34 @@ def test_map_frame_has_legend_layers_scale_fullscreen_print_note_and_demo_label(
         assert needle in page or needle in client.get("/static/hggis-maps.css").text, needle
 
 
+def _tile_opts(page: str, register: str) -> tuple[str, dict]:
+    """(URL, options) of a vector-tile overlay of a page (HGGIS.vectorTiles(map, <url>, <opts>))."""
+    for m in re.finditer(r"HGGIS\.vectorTiles\(\w+, (\".*?\"),\s*\n\s*(\{.*?\})\);", page, re.S):
+        opts = json.loads(m.group(2))
+        if opts.get("register") == register:
+            return json.loads(m.group(1)), opts
+    raise AssertionError(f"no tile overlay {register}")
+
+
+def _list(client, query: str = "", **headers) -> dict:
+    r = client.get("/maps/land/list.json" + (f"?{query}" if query else ""), headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def test_popups_state_area_in_mu_to_two_decimals(demo):
     client, engine, _auth = demo
     page = client.get("/maps/land").text
-    data = _overlay(page, "land")
     with engine.connect() as conn:
         expected = dict(conn.execute(text(
-            "SELECT code, round(area_mu::numeric, 2)::float8 FROM parcels WHERE status = 'on_offer' AND retired_at IS NULL"
+            "SELECT code, round(area_mu::numeric, 2)::float8 FROM parcels WHERE status = 'on_offer' AND retired_at IS NULL "
+            "ORDER BY area_mu DESC, code LIMIT 200"
         )).all())
-    got = {f["properties"]["code"]: f["properties"]["area_mu"] for f in data["features"]}
+    got = {r["code"]: r["area_mu"] for r in _list(client)["rows"]}
     assert got == expected
-    opts = next(o["opts"] for o in _overlay_data(page) if o["opts"].get("register") == "land")
+    _url, opts = _tile_opts(page, "land")
     assert ["area_mu", "面积", "mu"] in opts["popup"]["fields"]
+    assert ["code", "详情", "parcel"] in opts["popup"]["fields"]  # the popup links to the parcel page
     assert "mu: function (v) { return num(v, HGGIS.areaDecimals)" in client.get("/static/hggis-maps.js").text
     assert f"HGGIS.areaDecimals = {AREA_DECIMALS};" in page and AREA_DECIMALS == 2
 
@@ -171,10 +187,20 @@ def test_land_map_filters_and_site_finder(demo):
         n_range = conn.execute(text(
             "SELECT count(*) FROM parcels WHERE status = 'on_offer' AND adcode = :a AND area_mu BETWEEN 10 AND 40"),
             {"a": adcode}).scalar()
+        intensity = conn.execute(text(
+            "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY ci.investment_intensity)::float8 FROM parcels p "
+            "JOIN control_indicators ci ON ci.parcel_id = p.id WHERE p.status = 'on_offer'")).scalar()
+        n_intensity = conn.execute(text(
+            "SELECT count(*) FROM parcels p LEFT JOIN control_indicators ci ON ci.parcel_id = p.id "
+            "WHERE p.status = 'on_offer' AND p.retired_at IS NULL AND coalesce(ci.investment_intensity, 0) <= :x"),
+            {"x": intensity}).scalar()
     page = client.get(f"/maps/land?adcode={adcode}").text
-    assert len(_overlay(page, "land")["features"]) == n
-    page = client.get(f"/maps/land?adcode={adcode}&min_mu=10&max_mu=40").text
-    assert len(_overlay(page, "land")["features"]) == n_range
+    assert f"可供土地 {n} 宗" in page and _list(client, f"adcode={adcode}")["total"] == n
+    url, _opts = _tile_opts(page, "land")
+    assert f"adcode={adcode}" in url  # the polygons are the same land as the clusters and list
+    assert _list(client, f"adcode={adcode}&min_mu=10&max_mu=40")["total"] == n_range
+    assert 0 < _list(client, f"max_intensity={intensity}")["total"] == n_intensity
+    assert f"可供土地 {n_intensity} 宗" in client.get(f"/maps/land?max_intensity={intensity}").text
     page = client.get(f"/maps/land?adcode={adcode}&min_mu=20&max_mu=400&sites=true").text
     sites = _overlay(page, "sites")["features"]
     assert sites and all(20 <= s["properties"]["area_mu"] <= 400 for s in sites)
@@ -182,15 +208,30 @@ def test_land_map_filters_and_site_finder(demo):
     assert client.get("/maps/land?min_mu=50&max_mu=10").status_code == 422
     assert client.get("/maps/land?adcode=999999").status_code == 422
     assert client.get("/maps/land?sites=true").status_code == 422  # the finder needs an area range
+    for bad in ("bbox=1,2,3", "bbox=10,50,0,40", "sort=holder", "adcode=999999", "max_tax=-1"):
+        r = client.get(f"/maps/land/list.json?{bad}")
+        assert r.status_code == 422, (bad, r.text)
+    assert client.get("/maps/land/clusters.json?zoom=9&industry=nope").status_code == 422
 
 
-def test_land_map_switches_to_vector_tiles_when_large(demo):
-    _client, engine, _auth = demo
+def test_land_clusters_add_up_to_the_land_on_offer_at_every_zoom(demo):
+    client, engine, _auth = demo
     with engine.connect() as conn:
-        data = land_on_offer(conn, PUBLIC, LandFilter(), inline_max=10)
-        assert data.inline is None and data.count > 10
-        small = land_on_offer(conn, PUBLIC, LandFilter(), inline_max=100000)
-        assert len(small.inline["features"]) == data.count
+        n, area = conn.execute(text(
+            "SELECT count(*), sum(area_mu) FROM parcels WHERE status = 'on_offer' AND retired_at IS NULL")).one()
+    previous = 0
+    for zoom in (7, 9, 11, 12):
+        clusters = client.get(f"/maps/land/clusters.json?zoom={zoom}").json()["clusters"]
+        assert sum(c["count"] for c in clusters) == n
+        assert sum(c["area_mu"] for c in clusters) == pytest.approx(area, abs=0.05 * len(clusters) + 0.01)
+        assert all(sum(c["industries"].values()) == c["count"] for c in clusters)
+        assert len(clusters) >= previous  # finer grid, more groups
+        previous = len(clusters)
+    # a view of one cluster holds that cluster's land
+    c = clusters[0]
+    (s, w), (nn, e) = c["bounds"]
+    inside = client.get(f"/maps/land/list.json?bbox={w},{s},{e},{nn}").json()
+    assert inside["total"] >= c["count"]
 
 
 def test_public_maps_show_no_confidential_field(demo):
@@ -305,26 +346,29 @@ def test_amap_base_map_shifts_every_overlay_to_gcj02(demo, monkeypatch):
 
     client, engine, _auth = demo
     plain = client.get("/maps/land").text
+    plain_rows = _list(client)["rows"]
+    plain_clusters = client.get("/maps/land/clusters.json?zoom=9").json()["clusters"]
     monkeypatch.setenv("HGGIS_BASEMAP", "amap")
     from hggis.config import get_settings
 
     get_settings.cache_clear()
     try:
         shifted = client.get("/maps/land").text
+        shifted_rows = _list(client)["rows"]
+        shifted_clusters = client.get("/maps/land/clusters.json?zoom=9").json()["clusters"]
         tiles_url = None
         with engine.connect() as conn:
             page = land.build(conn, PUBLIC, LandFilter())
             assert "webrd0" in page
-            data = land_on_offer(conn, PUBLIC, LandFilter(), inline_max=0)
-            assert data.inline is None
             frame = MapFrame(Header("t", DataNote(None, False, None)), None)
             frame.tiles("x", "/tiles/parcels/{z}/{x}/{y}.pbf", "parcels", {})
             tiles_url = frame.render()
     finally:
         get_settings.cache_clear()
-    assert "shift=gcj02" in tiles_url
-    before = {f["properties"]["code"]: _first_coord(f["geometry"]) for f in _overlay(plain, "land")["features"]}
-    after = {f["properties"]["code"]: _first_coord(f["geometry"]) for f in _overlay(shifted, "land")["features"]}
+    assert "shift=gcj02" in tiles_url and "shift=gcj02" in _tile_opts(shifted, "land")[0]
+    before = {r["code"]: _first_coord(r["outline"]) for r in plain_rows}
+    after = {r["code"]: _first_coord(r["outline"]) for r in shifted_rows}
+    assert [(c["lat"], c["lon"]) for c in plain_clusters] != [(c["lat"], c["lon"]) for c in shifted_clusters]
     geod = Geod(ellps="WGS84")
     for code, (lon, lat) in list(before.items())[:20]:
         lon2, lat2 = after[code]

@@ -62,8 +62,8 @@ class Watch:
     blocked: list[str] = field(default_factory=list)
 
 
-def _open(browser, base: str, path: str, session: str | None = None) -> tuple[Page, Watch]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+def _open(browser, base: str, path: str, session: str | None = None, context=None) -> tuple[Page, Watch]:  # noqa: ANN001
+    context = context or browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     if session:
         context.add_cookies([{"name": "hggis_session", "value": session, "url": base}])
     page = context.new_page()
@@ -168,20 +168,29 @@ def test_cluster_map_in_the_browser(server, browser):
 
 
 def test_land_map_in_the_browser(server, browser):
+    """The land map's public view (its clusters, list and polygons: tests/test_land_map_browser.py)."""
     base, engine, _sid = server
     page, watch = _open(browser, base, "/maps/land")
+    page.wait_for_function("() => Number(document.body.dataset.drawn || 0) > 0", timeout=20000)
     with engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM parcels WHERE status = 'on_offer' AND retired_at IS NULL")).scalar()
         code, area = conn.execute(text(
             "SELECT code, round(area_mu::numeric, 2) FROM parcels WHERE status = 'on_offer' ORDER BY area_mu DESC LIMIT 1")).one()
         holders = list(conn.execute(text("SELECT name FROM enterprises ORDER BY id LIMIT 50")).scalars())
-    assert _drawn(page, "land") == (n, n)
-    keys = _property_keys(page)
-    assert "area_mu" in keys and not keys & CONFIDENTIAL_FIELDS
+    assert page.evaluate("() => HGGIS.layers.land_clusters.getLayers().reduce((s, m) => s + m.hgCluster.count, 0)") == n
     html = page.content()
     assert not any(h in html for h in holders)
     _shot(page, "land")
-    popup = _click_feature(page, "land", code)
+    page.click(f'#hg-list-rows tr[data-code="{code}"] td:nth-child(2)')
+    page.wait_for_function("() => document.body.dataset.mode === 'polygons'", timeout=20000)
+    _tiles_loaded(page, "land")
+    point = page.evaluate("""() => { const l = HGGIS.layers.highlight.getLayers()[0];
+        const p = HGGIS.map.latLngToContainerPoint(l.getBounds().getCenter());
+        const b = HGGIS.map.getContainer().getBoundingClientRect(); return [b.left + p.x, b.top + p.y]; }""")
+    page.mouse.click(point[0], point[1])
+    page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    page.wait_for_timeout(400)
+    popup = page.inner_text(".leaflet-popup-content")
     assert code in popup and f"{area} 亩" in popup
     page.screenshot(path=str(ARTIFACTS / "map-land-popup.png"))
     _clean(watch)

@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
 from api.deps import Caller, Public, SignedIn, connection, read_connection
 from api.workbench import PageRoute
 from hggis.access.policy import Principal
+from hggis.mapdata import land_view
 from hggis.mapdata.common import MapRequestError
 from maps import clusters, evaluation, idle, intensity, land
 from maps.base import BasemapError
@@ -48,18 +49,64 @@ def clusters_map(
     return _page(lambda: clusters.build(conn, principal, year, industry or None))
 
 
-@router.get("/land", response_class=HTMLResponse, dependencies=[Public])
-def land_map(
+def _land_filter(
     adcode: Annotated[str | None, Query(max_length=6)] = None,
     industry: Annotated[str | None, Query(max_length=32)] = None,
     min_mu: Annotated[float | None, Query(ge=0, le=1_000_000)] = None,
     max_mu: Annotated[float | None, Query(ge=0, le=1_000_000)] = None,
+    max_intensity: Annotated[float | None, Query(ge=0, le=1_000_000, description="highest required 投资强度")] = None,
+    max_tax: Annotated[float | None, Query(ge=0, le=1_000_000, description="highest required 亩均税收")] = None,
+) -> land.LandFilter:
+    """The investors' filters, the same for the page, its clusters, its list and its tiles."""
+    return land.LandFilter(adcode or None, industry or None, min_mu, max_mu, max_intensity, max_tax)
+
+
+LandQuery = Annotated[land.LandFilter, Depends(_land_filter)]
+
+
+def _json(build) -> JSONResponse:  # noqa: ANN001
+    """A map's data for its page script; bad parameters are 422 with the field and reason."""
+    try:
+        return JSONResponse(build(), headers={"Cache-Control": "no-cache", "Vary": "Cookie"})
+    except MapRequestError as exc:
+        raise HTTPException(422, detail=[{"loc": ["query", exc.field], "msg": exc.reason}]) from None
+    except BasemapError as exc:
+        raise HTTPException(503, detail=str(exc)) from None
+
+
+@router.get("/land", response_class=HTMLResponse, dependencies=[Public])
+def land_map(
+    f: LandQuery,
     sites: Annotated[bool, Query(description="draw the site finder's results for the area range")] = False,
     principal: Principal = Caller,
     conn: Connection = Depends(read_connection),
 ) -> HTMLResponse:
-    return _page(lambda: land.build(conn, principal, land.LandFilter(adcode or None, industry or None, min_mu, max_mu),
-                                    sites))
+    return _page(lambda: land.build(conn, principal, f, sites))
+
+
+@router.get("/land/clusters.json", dependencies=[Public])
+def land_clusters(
+    f: LandQuery,
+    zoom: Annotated[int, Query(ge=0, le=22)],
+    bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north")] = None,
+    principal: Principal = Caller,
+    conn: Connection = Depends(connection),
+) -> JSONResponse:
+    return _json(lambda: land.for_basemap({"zoom": zoom, "clusters": land_view.land_clusters(
+        conn, principal, f, zoom, land_view.parse_bbox(bbox))}))
+
+
+@router.get("/land/list.json", dependencies=[Public])
+def land_list(
+    f: LandQuery,
+    bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north")] = None,
+    sort: Annotated[str, Query(max_length=16, description="area | county | industry")] = "area",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    principal: Principal = Caller,
+    conn: Connection = Depends(connection),
+) -> JSONResponse:
+    return _json(lambda: land.for_basemap(
+        land_view.land_list(conn, principal, f, land_view.parse_bbox(bbox), sort, order == "desc")))
 
 
 @router.get("/evaluation", response_class=HTMLResponse)

@@ -33,11 +33,14 @@ def tile(
     industry: Annotated[str | None, Query(max_length=32, description="suitable industry (layer parcels)")] = None,
     min_mu: Annotated[float | None, Query(ge=0, le=1_000_000, description="minimum area, 亩 (layer parcels)")] = None,
     max_mu: Annotated[float | None, Query(ge=0, le=1_000_000, description="maximum area, 亩 (layer parcels)")] = None,
+    max_intensity: Annotated[float | None, Query(ge=0, le=1_000_000, description="highest required 投资强度, 万元/亩 (layer parcels)")] = None,
+    max_tax: Annotated[float | None, Query(ge=0, le=1_000_000, description="highest required 亩均税收, 万元/亩 (layer parcels)")] = None,
     principal: Principal = Caller,
     conn: Connection = Depends(read_connection),
 ) -> Response:
     try:
-        query = {"run": run, "scan": scan, "rule": rule, "adcode": adcode, "industry": industry, "min_mu": min_mu, "max_mu": max_mu}
+        query = {"run": run, "scan": scan, "rule": rule, "adcode": adcode, "industry": industry, "min_mu": min_mu, "max_mu": max_mu,
+                 "max_intensity": max_intensity, "max_tax": max_tax}
         req = prepare(conn, principal, layer, z, x, y, query, shift)
     except TileError as exc:
         raise HTTPException(404 if "unknown tile layer" in str(exc) else 422, detail=str(exc)) from None

@@ -35,7 +35,8 @@
     wan_mu: function (v) { return num(v, 1) + " 万元/亩"; },
     days: function (v) { return num(v, 0) + " 天"; },
     pct: function (v) { return num(Number(v) * 100, 1) + "%"; },
-    link: function (v) { return '<a href="' + esc(v) + '">详情</a>'; }
+    link: function (v) { return '<a href="' + esc(v) + '">详情</a>'; },
+    parcel: function (v) { return '<a class="hg-parcel-link" href="/parcels/' + encodeURIComponent(v) + '">查看地块详情</a>'; }
   };
 
   // fields: [[key, label, kind], ...]; empty values are left out

@@ -3,25 +3,24 @@
 Public. What an investor sees of a parcel is the public allow-list of
 ``hggis.features.LAYERS['parcels']`` (land on offer only: standard land put up for sale and
 recovered land offered again) plus what is published with it by design: the 标准地
-control indicators and the park's contact office. The same fields go into the inline
-GeoJSON and into the public vector tiles (hggis.tiles), so a popup shows the same thing
-whichever way the layer is drawn.
+control indicators and the park's contact office. These fields go into the public vector
+tiles (hggis.tiles) that the map's popups show; the clusters and the list beside the map
+(hggis.mapdata.land_view) carry a subset of them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from hggis.access.policy import Forbidden, Principal, grant
-from hggis.config import get_settings
+from hggis.access.policy import Principal
 from hggis.features import LAYERS
 from hggis.geo import round_mu, round_mu_sql
-from hggis.mapdata.common import MapRequestError, feature_collection
+from hggis.mapdata.common import MapRequestError
 
 LAND = LAYERS["parcels"]
 LAND_SOURCE = LAND.source + " LEFT JOIN control_indicators ci ON ci.parcel_id = p.id"
@@ -50,6 +49,10 @@ class LandFilter:
     industry: str | None = None
     min_mu: float | None = None
     max_mu: float | None = None
+    # the investor's ceiling on what the land demands (标准地 control indicators): land whose
+    # required 投资强度 / 亩均税收 exceeds what the project can commit to is left out
+    max_intensity: float | None = None
+    max_tax: float | None = None
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         """Conditions on ``p`` (parcels) for the filter; every value is a bound parameter."""
@@ -67,11 +70,19 @@ class LandFilter:
         if self.max_mu is not None:
             clauses.append("p.area_mu <= :lf_max")
             params["lf_max"] = self.max_mu
+        for name, column in (("max_intensity", "investment_intensity"), ("max_tax", "tax_per_mu")):
+            value = getattr(self, name)
+            if value is not None:
+                # a parcel without the indicator demands nothing of it
+                clauses.append(f"coalesce((SELECT x.{column} FROM control_indicators x WHERE x.parcel_id = p.id), 0)"
+                               f" <= :lf_{name}")
+                params[f"lf_{name}"] = value
         return (" AND ".join(clauses) or "TRUE"), params
 
     def query(self) -> dict[str, Any]:
         return {k: v for k, v in (("adcode", self.adcode), ("industry", self.industry),
-                                   ("min_mu", self.min_mu), ("max_mu", self.max_mu)) if v is not None}
+                                   ("min_mu", self.min_mu), ("max_mu", self.max_mu),
+                                   ("max_intensity", self.max_intensity), ("max_tax", self.max_tax)) if v is not None}
 
 
 def check_filter(conn: Connection, f: LandFilter) -> LandFilter:
@@ -84,48 +95,13 @@ def check_filter(conn: Connection, f: LandFilter) -> LandFilter:
         value = getattr(f, name)
         if value is not None and (not math.isfinite(value) or value < 0):
             raise MapRequestError(name, "area in 亩 must be a finite number ≥ 0")
+    for name in ("max_intensity", "max_tax"):
+        value = getattr(f, name)
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise MapRequestError(name, "an indicator ceiling (万元/亩) must be a finite number ≥ 0")
     if f.min_mu is not None and f.max_mu is not None and f.min_mu > f.max_mu:
         raise MapRequestError("min_mu", "the minimum area is larger than the maximum")
     return f
-
-
-@dataclass
-class LandMapData:
-    filter: LandFilter
-    count: int
-    area_mu: float
-    inline: dict[str, Any] | None  # FeatureCollection, or None when drawn from tiles
-    tile_query: dict[str, Any]
-    sites: dict[str, Any] | None = None  # the site finder's answer, when asked
-    site_features: dict[str, Any] = field(default_factory=lambda: {"type": "FeatureCollection", "features": []})
-
-
-def _props_sql() -> str:
-    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in LAND_FIELDS.items()) + ")"
-
-
-def land_on_offer(conn: Connection, principal: Principal, f: LandFilter, inline_max: int | None = None) -> LandMapData:
-    """The land on offer matching ``f``: inline GeoJSON when small, else a tile query for hggis.tiles."""
-    # Land on offer is published to everyone: any role that may read parcels at all (in any
-    # scope) sees at least the public view here, so staff are not refused the public map.
-    if grant(principal, "parcels", "read") is None:
-        raise Forbidden(f"role {principal.role} may not read parcels")
-    check_filter(conn, f)
-    cond, params = f.sql()
-    where = f"{LAND.where} AND {cond}"
-    count, area = conn.execute(
-        text(f"SELECT count(*), coalesce(sum(p.area_mu), 0) FROM parcels p WHERE {where}"), params
-    ).one()
-    limit = get_settings().hggis_map_inline_max if inline_max is None else inline_max
-    inline = None
-    if count <= limit:
-        inline = feature_collection(
-            conn,
-            f"SELECT ST_AsGeoJSON(p.geom, 7)::json AS geometry, {_props_sql()} AS properties "
-            f"FROM {LAND_SOURCE} WHERE {where} ORDER BY p.code",
-            params,
-        )
-    return LandMapData(filter=f, count=count, area_mu=round_mu(area), inline=inline, tile_query=f.query())
 
 
 def find_sites_for_map(conn: Connection, principal: Principal, f: LandFilter, limit: int = 10) -> dict[str, Any]:
