@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.engine import Connection
 
-from hggis.access.policy import Principal
+from hggis.access.policy import Principal, grant
 from hggis.mapdata.common import counties, county_options, data_note, industry_options, scope_bounds, to_gcj02
 from hggis.mapdata.land import LandFilter, find_sites_for_map, site_features
 from hggis.mapdata.land_view import NO_INDUSTRY, POLYGON_ZOOM, offer_summary
@@ -122,13 +122,22 @@ def palette_by_code(industries: list[dict[str, str]]) -> dict[str, str]:
     return {**{i["code"]: INDUSTRY_COLORS.get(i["code"], OTHER) for i in industries}, NO_INDUSTRY: UNASSIGNED}
 
 
+def _opening_view(conn: Connection, principal: Principal, f: LandFilter,
+                  land: list[list[float]] | None) -> list[list[float]] | None:
+    """Where the map opens: a chosen county, or the county or park a staff member works in, opens on that
+    area (they look at their own ground first); everyone else opens fitted to the land on offer."""
+    if f.adcode is not None or grant(principal, "parcels", "read") in ("county", "park"):
+        return scope_bounds(conn, principal, "parcels", adcode=f.adcode) or land
+    return land or scope_bounds(conn, principal, "parcels", adcode=f.adcode)
+
+
 def build(conn: Connection, principal: Principal, f: LandFilter, sites: bool = False) -> str:
     summary = offer_summary(conn, principal, f)
     answer = find_sites_for_map(conn, principal, f) if sites else None
     header = Header("招商地图 · 可供土地", data_note(conn), _form(conn, f, sites),
                     _summary(summary.count, summary.area_mu, None if answer is None else len(answer["results"])),
                     links=[("产业集群分布图", "/maps/clusters")])
-    bounds = summary.bounds or scope_bounds(conn, principal, "parcels", adcode=f.adcode)
+    bounds = _opening_view(conn, principal, f, summary.bounds)
     frame = MapFrame(header, bounds, body_class="hg-land")
     frame.counties(counties(conn))
     industries = industry_options(conn)
