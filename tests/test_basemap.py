@@ -1,8 +1,8 @@
 """The offline base map: a generated package loaded with `hggis basemap load`, served at /basemap/…, drawn by the maps.
 
-Packages are made here: an MBTiles file written by hand (SQLite, TMS rows, PNG tiles from
-PIL, each tile a colour that encodes its z/x/y so a served tile can be told from its
-neighbours), and a PMTiles file from the ``pmtiles`` writer. A broken package is refused by
+Packages are made here by the ``pmtiles`` library: a PMTiles file from its writer (PNG tiles
+from PIL, each tile a colour that encodes its z/x/y so a served tile can be told from its
+neighbours) and an MBTiles file converted from it by the same library. A broken package is refused by
 the command and, when it breaks after loading, leaves the maps without a base map and one
 log line saying why.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -48,35 +47,39 @@ def _tiles() -> list[tuple[int, int, int]]:
 
 
 def make_mbtiles(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE metadata (name text, value text);"
-                       "CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob);")
-    meta = {"name": "测试底图", "format": "png", "bounds": ",".join(map(str, HUANGGANG)), "minzoom": str(ZOOMS[0]),
-            "maxzoom": str(ZOOMS[-1]), "attribution": "测试数据"}
-    conn.executemany("INSERT INTO metadata VALUES (?, ?)", meta.items())
-    conn.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)",
-                     [(z, x, (1 << z) - 1 - y, _png(z, x, y)) for z, x, y in _tiles()])
-    conn.commit()
-    conn.close()
+    """An MBTiles package as a tile server's toolchain makes it: converted from a PMTiles file."""
+    from pmtiles.convert import pmtiles_to_mbtiles
+
+    source = make_pmtiles(path.with_suffix(".source.pmtiles"))
+    pmtiles_to_mbtiles(str(source), str(path))
+    source.unlink()
+    return path
+
+
+def write_pmtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], *, vector: bool = False,
+                  name: str = "测试底图 PMTiles") -> Path:
+    """A PMTiles package of the given tiles, written by the ``pmtiles`` library's own writer."""
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    zooms = [z for z, _x, _y in tiles]
+    with path.open("wb") as f:
+        writer = Writer(f)
+        for (z, x, y), data in sorted(tiles.items(), key=lambda kv: zxy_to_tileid(*kv[0])):
+            writer.write_tile(zxy_to_tileid(z, x, y), data)
+        writer.finalize({
+            "tile_type": TileType.MVT if vector else TileType.PNG,
+            "tile_compression": Compression.GZIP if vector else Compression.NONE,
+            "min_zoom": min(zooms), "max_zoom": max(zooms),
+            "min_lon_e7": int(HUANGGANG[0] * 1e7), "min_lat_e7": int(HUANGGANG[1] * 1e7),
+            "max_lon_e7": int(HUANGGANG[2] * 1e7), "max_lat_e7": int(HUANGGANG[3] * 1e7),
+            "center_zoom": 8, "center_lon_e7": int(115.2e7), "center_lat_e7": int(30.6e7),
+        }, {"name": name, "attribution": "测试数据", "format": "pbf" if vector else "png"})
     return path
 
 
 def make_pmtiles(path: Path) -> Path:
-    from pmtiles.tile import Compression, TileType, zxy_to_tileid
-    from pmtiles.writer import Writer
-
-    with path.open("wb") as f:
-        writer = Writer(f)
-        for z, x, y in sorted(_tiles(), key=lambda t: zxy_to_tileid(*t)):
-            writer.write_tile(zxy_to_tileid(z, x, y), _png(z, x, y))
-        writer.finalize({
-            "tile_type": TileType.PNG, "tile_compression": Compression.NONE,
-            "min_zoom": ZOOMS[0], "max_zoom": ZOOMS[-1],
-            "min_lon_e7": int(HUANGGANG[0] * 1e7), "min_lat_e7": int(HUANGGANG[1] * 1e7),
-            "max_lon_e7": int(HUANGGANG[2] * 1e7), "max_lat_e7": int(HUANGGANG[3] * 1e7),
-            "center_zoom": 8, "center_lon_e7": int(115.2e7), "center_lat_e7": int(30.6e7),
-        }, {"name": "测试底图 PMTiles", "attribution": "测试数据"})
-    return path
+    return write_pmtiles(path, {(z, x, y): _png(z, x, y) for z, x, y in _tiles()})
 
 
 @pytest.fixture
@@ -134,7 +137,7 @@ def test_broken_packages_are_refused_naming_the_file(cli, var):
     result = cli("basemap", "load", str(junk))
     assert result.exit_code == 1 and "junk.mbtiles" in result.output and "neither MBTiles" in result.output
     fake = var / "fake.mbtiles"
-    sqlite3.connect(fake).executescript("CREATE TABLE other (a int);")
+    _geopackage_named(fake)
     result = cli("basemap", "load", str(fake))
     assert result.exit_code == 1 and "fake.mbtiles" in result.output and "MBTiles" in result.output
     bad_pm = var / "bad.pmtiles"
@@ -144,6 +147,16 @@ def test_broken_packages_are_refused_naming_the_file(cli, var):
     result = cli("basemap", "load", str(var / "missing.mbtiles"))
     assert result.exit_code == 1 and "no such file" in result.output
     assert json.loads(cli("basemap", "status").output) == {"loaded": False}
+
+
+def _geopackage_named(path: Path) -> None:
+    """An SQLite file of another schema (a GeoPackage written by GDAL) under a tile package's name."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    written = path.with_suffix(".gpkg")
+    gpd.GeoDataFrame({"a": [1]}, geometry=[Point(115.0, 30.5)], crs="EPSG:4490").to_file(written, driver="GPKG")
+    written.rename(path)
 
 
 def test_package_that_breaks_after_loading_leaves_maps_working_and_one_log_line(cli, clean_db, var, caplog):
@@ -198,17 +211,13 @@ def test_map_in_the_browser_draws_its_base_layer_from_the_local_package(cli, cle
 def test_vector_package_is_served_gzipped_but_not_drawn(cli, clean_db, var):
     import gzip
 
-    path = var / "vector.mbtiles"
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE metadata (name text, value text);"
-                       "CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob);")
-    conn.executemany("INSERT INTO metadata VALUES (?, ?)", {"name": "矢量底图", "format": "pbf", "minzoom": "8",
-                                                          "maxzoom": "8", "bounds": "114.4,29.7,116.2,31.6"}.items())
+    from pmtiles.convert import pmtiles_to_mbtiles
+
     z, x, y = tile_of(115.0, 30.5, 8)
     body = b"\x1a\x02\x78\x01"  # stands in for a vector tile's protobuf bytes
-    conn.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, (1 << z) - 1 - y, gzip.compress(body)))
-    conn.commit()
-    conn.close()
+    source = write_pmtiles(var / "vector.pmtiles", {(z, x, y): gzip.compress(body)}, vector=True, name="矢量底图")
+    path = var / "vector.mbtiles"
+    pmtiles_to_mbtiles(str(source), str(path))
     result = cli("basemap", "load", str(path))
     assert result.exit_code == 0 and "vector" in result.output and "not drawn" in result.output
     with TestClient(create_app(clean_db)) as client:
