@@ -12,7 +12,6 @@ import typer
 
 from hggis.access.users import (
     DEFAULT_TOKEN_DAYS,
-    UserError,
     create_user,
     issue_token,
     list_users,
@@ -31,11 +30,6 @@ def _engine_and_operator():  # noqa: ANN202
 
     return ready_engine(), operator()
 
-
-def _fail(message: str) -> None:
-    from hggis.terminal import fail
-
-    fail(message)
 
 
 def _print_token(token, username: str) -> None:  # noqa: ANN001
@@ -60,14 +54,11 @@ def add(
 
     engine, op = _engine_and_operator()
     secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
-    try:
-        with transaction(engine, op.actor, f"create user {username}") as conn:
-            uid = create_user(conn, op, username, role, county, park, name, unit, phone)
-            if secret is not None:
-                set_password(conn, uid, secret)
-            token = issue_token(conn, uid, days, label="created with user")
-    except UserError as exc:
-        _fail(str(exc))
+    with transaction(engine, op.actor, f"create user {username}") as conn:
+        uid = create_user(conn, op, username, role, county, park, name, unit, phone)
+        if secret is not None:
+            set_password(conn, uid, secret)
+        token = issue_token(conn, uid, days, label="created with user")
     typer.echo(f"user {username} created (role {role})")
     _print_token(token, username)
 
@@ -82,11 +73,8 @@ def token(
     from hggis.db.session import transaction
 
     engine, op = _engine_and_operator()
-    try:
-        with transaction(engine, op.actor, f"issue token for {username}") as conn:
-            issued = issue_token(conn, user_id(conn, username), days, label)
-    except UserError as exc:
-        _fail(str(exc))
+    with transaction(engine, op.actor, f"issue token for {username}") as conn:
+        issued = issue_token(conn, user_id(conn, username), days, label)
     _print_token(issued, username)
 
 
@@ -100,14 +88,11 @@ def revoke(
     from hggis.db.session import transaction
 
     engine, op = _engine_and_operator()
-    try:
-        with transaction(engine, op.actor, f"revoke tokens of {username}") as conn:
-            uid = user_id(conn, username)
-            n = revoke_tokens(conn, uid, token_prefix)
-            if disable:
-                set_active(conn, uid, False)
-    except UserError as exc:
-        _fail(str(exc))
+    with transaction(engine, op.actor, f"revoke tokens of {username}") as conn:
+        uid = user_id(conn, username)
+        n = revoke_tokens(conn, uid, token_prefix)
+        if disable:
+            set_active(conn, uid, False)
     typer.echo(f"revoked {n} token(s) of {username}" + ("; user disabled" if disable else ""))
 
 
@@ -118,11 +103,8 @@ def passwd(username: str) -> None:
 
     engine, op = _engine_and_operator()
     secret = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
-    try:
-        with transaction(engine, op.actor, f"set password of {username}") as conn:
-            set_password(conn, user_id(conn, username), secret)
-    except UserError as exc:
-        _fail(str(exc))
+    with transaction(engine, op.actor, f"set password of {username}") as conn:
+        set_password(conn, user_id(conn, username), secret)
     typer.echo(f"password of {username} set")
 
 

@@ -10,6 +10,7 @@ in ``auth_failures`` so every worker process applies the same limit.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import (
     BigInteger,
@@ -29,6 +30,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hggis.access.policy import ROLES
 from hggis.db.models import Base, _in
 
+# One literal each for the database CHECKs and the checks that name the field before writing.
+USERNAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{1,39}$"
+PHONE_PATTERN = "^[0-9+() -]{5,20}$"
+USERNAME = re.compile(USERNAME_PATTERN)
+PHONE = re.compile(PHONE_PATTERN)
+
 
 class User(Base):
     __tablename__ = "users"
@@ -46,7 +53,8 @@ class User(Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (
-        CheckConstraint("username ~ '^[a-z0-9][a-z0-9_.-]{1,39}$'", name="username_format"),
+        CheckConstraint(f"username ~ '{USERNAME_PATTERN}'", name="username_format"),
+        CheckConstraint(f"phone IS NULL OR phone ~ '{PHONE_PATTERN}'", name="phone_format"),
         CheckConstraint(_in("role", [r for r in ROLES if r != "public"]), name="role"),
     )
 
