@@ -44,7 +44,7 @@ lock:
 node: $(NODE_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --ignore-scripts
 	touch $(NODE_STAMP)
 
 ## db: start the embedded cluster (or check DATABASE_URL) and migrate

@@ -1,8 +1,8 @@
 """Front-end assets served from packages installed at set-up (never from a CDN).
 
-Leaflet, its plugins, Bootstrap, Font Awesome and Chart.js come from npm
-(``package.json``/``package-lock.json``, installed into ``node_modules/`` by ``make setup``);
-Swagger UI from the Python package ``swagger-ui-bundle-v2``. Nothing third-party is
+Leaflet, its plugins, Bootstrap, Font Awesome, Chart.js and Swagger UI (``swagger-ui-dist``)
+come from npm (``package.json``/``package-lock.json``, installed into ``node_modules/`` by
+``make setup``). Nothing third-party is
 committed to this repository, and a government intranet without internet gets every file
 from this server. Each npm dependency is served at ``/assets/npm/<package>/…``; only the
 packages named in ``package.json`` are exposed, not the whole ``node_modules`` tree.
@@ -14,7 +14,6 @@ import json
 import logging
 from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -27,7 +26,7 @@ log = logging.getLogger(__name__)
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 NPM_PREFIX = "/assets/npm"
-SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+SWAGGER_DIR = NODE_MODULES / "swagger-ui-dist"
 
 
 def npm_packages() -> list[str]:
