@@ -19,6 +19,7 @@ from api.assets import mount_assets
 from api.compression import Compression
 from api.proxies import TrustedProxyMiddleware, parse_networks
 from api.reads import PrimaryAfterWrite
+from api.request_ids import RequestIds
 from api.routes import (
     auth,
     basemap,
@@ -140,7 +141,8 @@ def create_app(
     api_errors.install(app, retry_after_s=max(1, round(settings.hggis_db_pool_timeout_s)))
     app.add_middleware(AdmissionLimit, slots=slots, wait_s=settings.hggis_db_pool_timeout_s)
     app.add_middleware(Compression)  # compresses whatever the app answers
-    app.add_middleware(api_errors.UnexpectedErrors)  # outermost: a fault is a clean 500
+    app.add_middleware(api_errors.UnexpectedErrors)  # a fault is a clean 500 …
+    app.add_middleware(RequestIds)  # … outermost, so even that answer and its log line carry the request id
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_assets(app)

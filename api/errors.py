@@ -40,6 +40,7 @@ from api.security import CsrfRejected
 from hggis.db.refusals import refusal
 from hggis.errors import HggisError
 from hggis.inputs import find_nul
+from hggis.logs import REQUEST_ID
 
 log = logging.getLogger("hggis.api")
 
@@ -125,7 +126,8 @@ def request_validation(request: Request, exc: Exception) -> Response:
 def server_error(request: Request, exc: Exception) -> Response:
     """A fault of ours: log the traceback once, answer 500 without dropping the connection."""
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": SERVER_ERROR_DETAIL}, status_code=500)
+    rid = REQUEST_ID.get()
+    return JSONResponse({"detail": f"{SERVER_ERROR_DETAIL}（请求编号 {rid}）", "request_id": rid}, status_code=500)
 
 
 def database_refusal(request: Request, exc: Exception) -> Response:

@@ -136,3 +136,10 @@ class TrustedProxyMiddleware:
                 if scheme is not None:
                     scope["scheme"] = scheme if scope["type"] == "http" else {"http": "ws", "https": "wss"}[scheme]
         await self.app(scope, receive, send)
+
+
+def from_trusted_proxy(scope: Scope) -> bool:
+    """Whether the connection itself comes from a trusted proxy (before any rewriting)."""
+    networks = getattr(getattr(scope.get("app"), "state", None), "trusted_proxies", ())
+    peer = scope.get("client")
+    return peer is not None and _trusted(_address(peer[0]), networks)

@@ -133,8 +133,10 @@ def serve(
         except NginxError as exc:
             fail(str(exc))
     # Each worker process builds its own app, engine and pool (api.app:create_app).
+    from hggis.logs import log_config
+
     uvicorn.run(
-        "api.app:create_app", factory=True, workers=count,
+        "api.app:create_app", factory=True, workers=count, log_config=log_config(),
         host=host or settings.hggis_host, port=port or settings.hggis_port,
         # proxy_headers off: api.proxies believes forwarded headers from HGGIS_TRUSTED_PROXIES only
         proxy_headers=False,

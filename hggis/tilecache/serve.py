@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hggis.config import Settings
 from hggis.db.engine import get_engine, session_url
+from hggis.logs import configure_logging
 from hggis.tilecache import nginx
 from hggis.tilecache.keys import CacheIndex, compact_log
 from hggis.tilecache.purger import Purger
@@ -73,7 +74,7 @@ def _app_command(port: int, workers: int | None) -> list[str]:
 
 def serve_cached(settings: Settings, host: str, port: int, workers: int | None) -> int:
     """Run app + nginx + purger until stopped; the exit code of the app (0 on a requested stop)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     layout = nginx.NginxLayout(settings.hggis_var_dir / "nginx")
     app_port = settings.hggis_cache_app_port
     upstream = f"127.0.0.1:{app_port}"
